@@ -1,0 +1,92 @@
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+
+namespace NetDsl.Generators.Diagnostics;
+
+/// <summary>
+/// Every diagnostic the generator reports, with stable ids. Ids are never reused; a retired diagnostic keeps its
+/// id reserved (see AnalyzerReleases.*.md).
+/// </summary>
+public static class DiagnosticDescriptors
+{
+    private const string Category = "NetDsl";
+
+    public static readonly DiagnosticDescriptor ClassNotPartial = new(
+        "NDSL0001", "Network class must be partial",
+        "The network class '{0}' must be declared 'partial' so NetDsl can generate its implementation",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor MissingInput = new(
+        "NDSL0002", "Network has no input",
+        "The network '{0}' has no [Input(...)] attribute declaring the shape of one sample",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor NonPositiveSize = new(
+        "NDSL0003", "Sizes must be positive",
+        "{0} is {1}; it must be a positive integer",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor LossActivationMismatch = new(
+        "NDSL0004", "Activation does not fit the loss",
+        "The last layer '{0}' uses activation {1}, which makes no sense with loss {2}: {3}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor UnknownMember = new(
+        "NDSL0005", "Unknown network member",
+        "The partial property '{0}' of network '{1}' has no layer attribute; NetDsl cannot implement it (add a layer attribute such as [Dense(...)] or make it a normal property)",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor NoLayers = new(
+        "NDSL0006", "Network has no layers",
+        "The network '{0}' declares no layers; add partial properties with layer attributes such as [Dense(10)]",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor LayerTypeMismatch = new(
+        "NDSL0007", "Layer property has the wrong type",
+        "The layer '{0}' is declared with [{1}] and must have type {2}, not {3}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor LayerNotPartial = new(
+        "NDSL0008", "Layer property must be partial",
+        "The layer property '{0}' must be an instance property declared 'partial' with only a getter, such as 'public partial DenseLayer {0} {{ get; }}'",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor UnsupportedClassShape = new(
+        "NDSL0009", "Unsupported network class",
+        "The network class '{0}' cannot be generated: {1}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor DenseNeedsFlatInput = new(
+        "NDSL0010", "Dense needs a flat input",
+        "The Dense layer '{0}' receives an input of shape {1}; Dense takes a 1-D input",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor TooFewClasses = new(
+        "NDSL0011", "Classifier needs at least two classes",
+        "The last layer '{0}' has {1} unit(s), but {2} needs at least 2 classes",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor UnknownEnumValue = new(
+        "NDSL0012", "Unknown option value",
+        "{0} has the value {1}, which is not a defined {2}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor NetworkTooLarge = new(
+        "NDSL0013", "Network too large",
+        "The network '{0}' needs {1} floats of parameters, more than the {2} a NetDsl arena block supports",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor InternalError = new(
+        "NDSL9999", "NetDsl generator internal error",
+        "NetDsl could not generate '{0}' because of an internal error ({1}); please report it",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    /// <summary>All descriptors, by id.</summary>
+    public static readonly IReadOnlyDictionary<string, DiagnosticDescriptor> ById = new[]
+    {
+        ClassNotPartial, MissingInput, NonPositiveSize, LossActivationMismatch, UnknownMember, NoLayers,
+        LayerTypeMismatch, LayerNotPartial, UnsupportedClassShape, DenseNeedsFlatInput, TooFewClasses,
+        UnknownEnumValue, NetworkTooLarge, InternalError,
+    }.ToDictionary(d => d.Id);
+}

@@ -1,0 +1,115 @@
+using NetDsl.Generators.Model;
+using NetDsl.Generators.Shapes;
+
+namespace NetDsl.Generators.Lowering;
+
+/// <summary>Which block of the arena a buffer lives in.</summary>
+public enum Region
+{
+    /// <summary>Trainable tensors; their gradients mirror the block, then the optimizer state slots.</summary>
+    Parameters,
+    /// <summary>Gradients: a mirror of the parameter block (same offsets, shifted by its length).</summary>
+    Gradients,
+    /// <summary>Batch-independent work buffers (e.g. transposed weights).</summary>
+    Scratch,
+    /// <summary>Per-batch tensors: sized by the batch size at construction.</summary>
+    Activations,
+}
+
+/// <summary>
+/// One tensor of the arena plan. Parameter and scratch buffers have a fixed <paramref name="Offset"/> within
+/// their block; activation buffers are <paramref name="Size"/> floats per sample, placed in order when the
+/// batch size is known. <paramref name="SharedWith"/> names an earlier buffer whose memory this one reuses
+/// (lifetimes do not overlap).
+/// </summary>
+public sealed record BufferPlan(string Name, Region Region, long Offset, long Size, string Shape, string Comment, string? SharedWith = null);
+
+/// <summary>A dimension that is either a compile-time constant or the number of rows in the current batch.</summary>
+public sealed record Dim(int Value, bool IsBatch)
+{
+    public static Dim Batch { get; } = new(0, true);
+    public static Dim Of(int value) => new(value, false);
+    public override string ToString() => IsBatch ? "rows" : Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+}
+
+public enum OpKind
+{
+    /// <summary>C[M x N] = epilogue(A[M x P] · B[P x N]) (A optionally read transposed).</summary>
+    MatMul,
+    /// <summary>C[j] = sum over rows of A[rows x N].</summary>
+    ColumnSum,
+    /// <summary>C[N x M] = A[M x N]^T.</summary>
+    Transpose,
+    /// <summary>C = softmax(A) row-wise.</summary>
+    Softmax,
+    /// <summary>C = Y * (C - rowsum(C * Y)), Y = Aux: gradient through a softmax, in place.</summary>
+    SoftmaxBackward,
+    /// <summary>Probabilities B = softmax(A), loss sum, gradient C = (B - onehot) / rows.</summary>
+    SoftmaxCrossEntropy,
+}
+
+public enum EpilogueKind
+{
+    None,
+    BiasActivation,
+    Activation,
+    ActivationGradient,
+}
+
+/// <summary>Runs an op only when a runtime condition holds.</summary>
+public enum Guard
+{
+    Always,
+    /// <summary>The op's layer is trainable.</summary>
+    LayerTrainable,
+    /// <summary>Some layer below the op's layer is trainable, so the gradient must flow through it.</summary>
+    InputGradientNeeded,
+}
+
+/// <summary>
+/// One kernel invocation: backend-neutral (buffers by name, dimensions symbolic). Ops are split between threads
+/// over the first dimension of their output (rows of C; columns for <see cref="OpKind.ColumnSum"/>).
+/// </summary>
+public sealed record KernelOp(
+    OpKind Kind,
+    string Comment,
+    int Layer,
+    Guard Guard,
+    string A,
+    string? B,
+    string C,
+    Dim M,
+    int N,
+    Dim P,
+    bool TransposeA,
+    EpilogueKind Epilogue,
+    ActivationKind Activation,
+    string? Bias,
+    string? Aux);
+
+/// <summary>
+/// Ops dispatched together: every op of a phase may run on any thread at once, so ops in one phase must be
+/// independent, except row-local dependencies between ops split by the same rows (each thread owns the same rows).
+/// Phases run one after another.
+/// </summary>
+public sealed record Phase(string Name, string Comment, EquatableArray<KernelOp> Ops);
+
+/// <summary>
+/// Stage 4 output: the complete, backend-neutral program for one network — arena layout, forward phases
+/// (training and inference tails) and backward phases. The CPU emitter is one consumer; a GPU emitter consumes
+/// the same plan.
+/// </summary>
+public sealed record ExecutionPlan(
+    ShapedNetwork Network,
+    EquatableArray<BufferPlan> Buffers,
+    long ParameterLength,
+    long ScratchLength,
+    EquatableArray<Phase> Forward,
+    EquatableArray<Phase> InferenceTail,
+    EquatableArray<Phase> Loss,
+    EquatableArray<Phase> Backward,
+    string InputBuffer,
+    string OutputBuffer);
+
+/// <summary>Stage 3 result.</summary>
+public sealed record LoweringResult(ExecutionPlan? Plan, EquatableArray<DiagnosticInfo> Diagnostics);

@@ -1,0 +1,211 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using NetDsl.Generators.Diagnostics;
+using NetDsl.Generators.Model;
+using NetDsl.Generators.Shapes;
+
+namespace NetDsl.Generators.Lowering;
+
+/// <summary>
+/// Stage 3: turns a shaped network into an <see cref="ExecutionPlan"/>: decides fusion (bias + activation into
+/// the forward GEMM epilogue, activation derivative into the input-gradient GEMM epilogue, softmax into the
+/// cross-entropy loss), lays out the arena (64-byte aligned tensors, gradient buffers shared between layers
+/// whose lifetimes do not overlap) and orders the kernels into phases.
+/// </summary>
+public static class Lowerer
+{
+    private const int AlignFloats = 16;
+
+    /// <summary>Optimizer state slots reserved per parameter (NetDsl.Optimizers.ParameterSlice.MaxStateSlots).</summary>
+    public const int OptimizerStateSlots = 2;
+
+    public static LoweringResult Run(ShapeResult shaped)
+    {
+        if (shaped.Network is not { } network)
+        {
+            return new LoweringResult(null, shaped.Diagnostics);
+        }
+
+        try
+        {
+            return new LoweringResult(Lower(network), shaped.Diagnostics);
+        }
+        catch (Exception e)
+        {
+            var diagnostics = shaped.Diagnostics.ToList();
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, network.Spec.NetworkAttribute, network.Spec.ClassName, e.GetType().Name + ": " + e.Message));
+            return new LoweringResult(null, diagnostics.ToEquatableArray());
+        }
+    }
+
+    /// <summary>Floats a buffer takes: rounded up to 64 bytes plus one vector of read slack (matches NetDsl.Arena.Padded).</summary>
+    public static long Padded(long floats) => (floats + AlignFloats - 1) / AlignFloats * AlignFloats + AlignFloats;
+
+    private static ExecutionPlan Lower(ShapedNetwork network)
+    {
+        var layers = network.Layers;
+        int last = layers.Count - 1;
+        var buffers = new List<BufferPlan>();
+
+        // Parameters: per layer W then b, each aligned; gradients mirror them.
+        long at = 0;
+        foreach (var layer in layers)
+        {
+            int inputs = layer.InputSize, units = layer.OutputSize;
+            buffers.Add(new BufferPlan(W(layer), Region.Parameters, at, (long)inputs * units, $"[{inputs} x {units}]", $"{layer.Name} weights"));
+            buffers.Add(new BufferPlan(DW(layer), Region.Gradients, at, (long)inputs * units, $"[{inputs} x {units}]", $"{layer.Name} weight gradients"));
+            at += Padded((long)inputs * units);
+            if (layer.Spec.UseBias)
+            {
+                buffers.Add(new BufferPlan(B(layer), Region.Parameters, at, units, $"[{units}]", $"{layer.Name} bias"));
+                buffers.Add(new BufferPlan(DB(layer), Region.Gradients, at, units, $"[{units}]", $"{layer.Name} bias gradients"));
+                at += Padded(units);
+            }
+        }
+
+        long parameterLength = at;
+
+        // Scratch: transposed weights of every layer that may pass a gradient down.
+        long scratch = 0;
+        for (int l = 1; l <= last; l++)
+        {
+            var layer = layers[l];
+            buffers.Add(new BufferPlan(WT(layer), Region.Scratch, scratch, (long)layer.InputSize * layer.OutputSize,
+                $"[{layer.OutputSize} x {layer.InputSize}]", $"{layer.Name} weights transposed, for the input gradient"));
+            scratch += Padded((long)layer.InputSize * layer.OutputSize);
+        }
+
+        // Activations (per sample; placed in this order for the batch size at construction).
+        bool fusedLoss = network.Loss == LossKind.SparseCategoricalCrossEntropy;
+        buffers.Add(new BufferPlan(Input, Region.Activations, 0, network.InputSize, $"[rows x {network.InputSize}]", "staged input batch"));
+        foreach (var layer in layers)
+        {
+            if (layer.Index == last && fusedLoss)
+            {
+                buffers.Add(new BufferPlan(Logits, Region.Activations, 0, layer.OutputSize, $"[rows x {layer.OutputSize}]", $"{layer.Name} logits (before the softmax)"));
+                buffers.Add(new BufferPlan(Probabilities, Region.Activations, 0, layer.OutputSize, $"[rows x {layer.OutputSize}]", $"{layer.Name} class probabilities (the network output)"));
+            }
+            else
+            {
+                buffers.Add(new BufferPlan(Out(layer), Region.Activations, 0, layer.OutputSize, $"[rows x {layer.OutputSize}]", $"{layer.Name} output, after {layer.Activation}"));
+            }
+        }
+
+        // Gradients with respect to pre-activations: layer l's lives in slot (last - l) % 2; a layer reads its own
+        // slot and writes the other, so two buffers of the widest layer serve the whole backward pass.
+        int widest = layers.Max(l => l.OutputSize);
+        buffers.Add(new BufferPlan(GradSlot(0), Region.Activations, 0, widest, $"[rows x {widest}]", "gradient w.r.t. pre-activations, even layers from the top"));
+        if (layers.Count > 1)
+        {
+            buffers.Add(new BufferPlan(GradSlot(1), Region.Activations, 0, widest, $"[rows x {widest}]", "gradient w.r.t. pre-activations, odd layers from the top"));
+        }
+
+        string OutputOf(int l) => l < 0 ? Input : l == last && fusedLoss ? Logits : Out(layers[l]);
+        string GradOf(int l) => GradSlot((last - l) % 2);
+
+        // Forward: one phase per layer.
+        var forward = new List<Phase>();
+        foreach (var layer in layers)
+        {
+            int l = layer.Index;
+            var ops = new List<KernelOp>();
+            bool softmaxHere = layer.Activation == ActivationKind.Softmax && !(l == last && fusedLoss);
+            var fused = l == last && fusedLoss || softmaxHere ? ActivationKind.Linear : layer.Activation;
+            ops.Add(new KernelOp(OpKind.MatMul,
+                $"{OutputOf(l)}[rows x {layer.OutputSize}] = {fused}({OutputOf(l - 1)}[rows x {layer.InputSize}] · {W(layer)}[{layer.InputSize} x {layer.OutputSize}]{(layer.Spec.UseBias ? " + " + B(layer) : "")})",
+                l, Guard.Always, OutputOf(l - 1), W(layer), OutputOf(l),
+                Dim.Batch, layer.OutputSize, Dim.Of(layer.InputSize), false,
+                layer.Spec.UseBias ? EpilogueKind.BiasActivation : EpilogueKind.Activation, fused,
+                layer.Spec.UseBias ? B(layer) : null, null));
+            if (softmaxHere)
+            {
+                ops.Add(new KernelOp(OpKind.Softmax, $"{OutputOf(l)} = softmax({OutputOf(l)}) row-wise", l, Guard.Always,
+                    OutputOf(l), null, OutputOf(l), Dim.Batch, layer.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Softmax, null, null));
+            }
+
+            forward.Add(new Phase($"Forward_{layer.Name}", $"{layer.Name}: Dense {layer.InputSize} -> {layer.OutputSize}, {layer.Activation}", ops.ToEquatableArray()));
+        }
+
+        var lastLayer = layers[last];
+        var inferenceTail = new List<Phase>();
+        if (fusedLoss)
+        {
+            inferenceTail.Add(new Phase("Predict_Softmax", "class probabilities for Predict", new[]
+            {
+                new KernelOp(OpKind.Softmax, $"{Probabilities} = softmax({Logits}) row-wise", last, Guard.Always,
+                    Logits, null, Probabilities, Dim.Batch, lastLayer.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Softmax, null, null),
+            }.ToEquatableArray()));
+        }
+
+        // Loss (fused softmax + cross-entropy), plus the weight transposes the backward pass will need.
+        var lossOps = new List<KernelOp>
+        {
+            new(OpKind.SoftmaxCrossEntropy,
+                $"{Probabilities} = softmax({Logits}); loss += -log p[label]; {GradOf(last)} = (p - onehot(label)) / rows",
+                last, Guard.Always, Logits, Probabilities, GradOf(last), Dim.Batch, lastLayer.OutputSize, Dim.Of(0), false,
+                EpilogueKind.None, ActivationKind.Softmax, null, null),
+        };
+        for (int l = 1; l <= last; l++)
+        {
+            var layer = layers[l];
+            lossOps.Add(new KernelOp(OpKind.Transpose, $"{WT(layer)}[{layer.OutputSize} x {layer.InputSize}] = {W(layer)}^T",
+                l, Guard.InputGradientNeeded, W(layer), null, WT(layer), Dim.Of(layer.InputSize), layer.OutputSize, Dim.Of(0), false,
+                EpilogueKind.None, ActivationKind.Linear, null, null));
+        }
+
+        var lossPhases = new[] { new Phase("Loss", $"{network.Loss}, fused with the softmax", lossOps.ToEquatableArray()) };
+
+        // Backward: one phase per layer, top down.
+        var backward = new List<Phase>();
+        for (int l = last; l >= 0; l--)
+        {
+            var layer = layers[l];
+            var ops = new List<KernelOp>
+            {
+                new(OpKind.MatMul, $"{DW(layer)}[{layer.InputSize} x {layer.OutputSize}] = {OutputOf(l - 1)}^T · {GradOf(l)}[rows x {layer.OutputSize}]",
+                    l, Guard.LayerTrainable, OutputOf(l - 1), GradOf(l), DW(layer), Dim.Of(layer.InputSize), layer.OutputSize, Dim.Batch, true,
+                    EpilogueKind.None, ActivationKind.Linear, null, null),
+            };
+            if (layer.Spec.UseBias)
+            {
+                ops.Add(new KernelOp(OpKind.ColumnSum, $"{DB(layer)}[{layer.OutputSize}] = column sums of {GradOf(l)}", l, Guard.LayerTrainable,
+                    GradOf(l), null, DB(layer), Dim.Batch, layer.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null));
+            }
+
+            if (l > 0)
+            {
+                var below = layers[l - 1];
+                bool softmaxBelow = below.Activation == ActivationKind.Softmax;
+                ops.Add(new KernelOp(OpKind.MatMul,
+                    softmaxBelow
+                        ? $"{GradOf(l - 1)}[rows x {layer.InputSize}] = {GradOf(l)} · {WT(layer)}"
+                        : $"{GradOf(l - 1)}[rows x {layer.InputSize}] = ({GradOf(l)} · {WT(layer)}) * {below.Activation}'({Out(below)})",
+                    l, Guard.InputGradientNeeded, GradOf(l), WT(layer), GradOf(l - 1), Dim.Batch, layer.InputSize, Dim.Of(layer.OutputSize), false,
+                    softmaxBelow ? EpilogueKind.None : EpilogueKind.ActivationGradient, below.Activation, null, Out(below)));
+                if (softmaxBelow)
+                {
+                    ops.Add(new KernelOp(OpKind.SoftmaxBackward, $"{GradOf(l - 1)} = gradient through the softmax of {below.Name}", l, Guard.InputGradientNeeded,
+                        GradOf(l - 1), null, GradOf(l - 1), Dim.Batch, below.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Softmax, null, Out(below)));
+                }
+            }
+
+            backward.Add(new Phase($"Backward_{layer.Name}", $"{layer.Name}: weight, bias and input gradients", ops.ToEquatableArray()));
+        }
+
+        return new ExecutionPlan(network, buffers.ToEquatableArray(), parameterLength, scratch,
+            forward.ToEquatableArray(), inferenceTail.ToEquatableArray(), lossPhases.ToEquatableArray(), backward.ToEquatableArray(),
+            Input, fusedLoss ? Probabilities : Out(lastLayer));
+    }
+
+    public const string Input = "Input";
+    public const string Logits = "Logits";
+    public const string Probabilities = "Probabilities";
+    public static string W(ShapedLayer layer) => layer.Name + "_W";
+    public static string B(ShapedLayer layer) => layer.Name + "_b";
+    public static string DW(ShapedLayer layer) => layer.Name + "_dW";
+    public static string DB(ShapedLayer layer) => layer.Name + "_db";
+    public static string WT(ShapedLayer layer) => layer.Name + "_WT";
+    public static string Out(ShapedLayer layer) => layer.Name + "_Out";
+    public static string GradSlot(int slot) => "Grad" + slot;
+}

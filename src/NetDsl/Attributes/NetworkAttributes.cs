@@ -1,0 +1,84 @@
+namespace NetDsl;
+
+/// <summary>
+/// Marks a <c>partial class</c> as a NetDsl network. Its layers are the partial properties carrying a layer
+/// attribute (such as <see cref="DenseAttribute"/>), in declaration order; its input is given by
+/// <see cref="InputAttribute"/>. The NetDsl source generator checks the shapes at compile time and emits the
+/// training and inference code for exactly this architecture.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = false)]
+public sealed class NetworkAttribute : Attribute
+{
+    /// <summary>The loss minimised by <c>TrainStep</c>.</summary>
+    public Loss Loss { get; set; } = Loss.SparseCategoricalCrossEntropy;
+}
+
+/// <summary>The shape of one input sample, channels first (e.g. <c>[Input(784)]</c> or <c>[Input(1, 28, 28)]</c>).</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = false)]
+public sealed class InputAttribute : Attribute
+{
+    /// <summary>Declares the input shape.</summary>
+    public InputAttribute(params int[] shape) => Shape = shape;
+
+    /// <summary>The dimensions of one sample.</summary>
+    public int[] Shape { get; }
+}
+
+/// <summary>Base of the attributes that declare a layer on a partial property.</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false, AllowMultiple = false)]
+public abstract class LayerAttribute : Attribute
+{
+}
+
+/// <summary>
+/// A fully connected layer <c>y = activation(x · W + b)</c> with <c>W</c> of shape [inputs, units] (the Keras
+/// kernel layout). Put it on a <c>partial DenseLayer</c> property. Weights start Glorot-uniform, bias zero.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false, AllowMultiple = false)]
+public sealed class DenseAttribute : LayerAttribute
+{
+    /// <summary>Declares the layer.</summary>
+    /// <param name="units">Output features, positive.</param>
+    /// <param name="activation">The activation fused into the layer.</param>
+    public DenseAttribute(int units, Activation activation = Activation.Linear)
+    {
+        Units = units;
+        Activation = activation;
+    }
+
+    /// <summary>Output features.</summary>
+    public int Units { get; }
+
+    /// <summary>The fused activation.</summary>
+    public Activation Activation { get; }
+
+    /// <summary>Whether the layer adds a bias (default true).</summary>
+    public bool UseBias { get; set; } = true;
+}
+
+/// <summary>Element-wise (or, for <see cref="Softmax"/>, row-wise) activations.</summary>
+public enum Activation
+{
+    /// <summary><c>f(x) = x</c>.</summary>
+    Linear = 0,
+    /// <summary><c>f(x) = max(x, 0)</c>.</summary>
+    ReLU = 1,
+    /// <summary><c>f(x) = 1 / (1 + e^-x)</c>.</summary>
+    Sigmoid = 2,
+    /// <summary><c>f(x) = tanh(x)</c>.</summary>
+    Tanh = 3,
+    /// <summary>Row-wise <c>e^x / sum(e^x)</c>.</summary>
+    Softmax = 4,
+}
+
+/// <summary>Losses a network can be trained with.</summary>
+public enum Loss
+{
+    /// <summary>
+    /// Cross-entropy between integer class labels and the softmax of the last layer. The last layer must have
+    /// <see cref="Activation.Softmax"/> or <see cref="Activation.Linear"/> (logits); either way the softmax and
+    /// the loss are fused, and the backward pass starts from <c>p - onehot(label)</c>. <c>Predict</c> returns
+    /// probabilities.
+    /// </summary>
+    SparseCategoricalCrossEntropy = 0,
+}

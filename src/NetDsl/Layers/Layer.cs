@@ -1,0 +1,106 @@
+namespace NetDsl;
+
+/// <summary>
+/// A view of one layer of a generated network: its shapes, its parameters and gradients (spans into the
+/// network's arena) and whether training updates it.
+/// </summary>
+public abstract class Layer
+{
+    private readonly Network _owner;
+    private readonly int[] _outputShape;
+
+    /// <summary>Creates the view (called by generated code).</summary>
+    protected Layer(Network owner, string name, int index, int[] outputShape, long parameterOffset, int parameterLength, int parameterCount)
+    {
+        _owner = owner;
+        Name = name;
+        Index = index;
+        _outputShape = outputShape;
+        ParameterOffset = parameterOffset;
+        ParameterLength = parameterLength;
+        ParameterCount = parameterCount;
+    }
+
+    /// <summary>The property name that declared the layer.</summary>
+    public string Name { get; }
+
+    /// <summary>Position in the network, from 0.</summary>
+    public int Index { get; }
+
+    /// <summary>The layer type as the summary shows it (e.g. "Dense").</summary>
+    public abstract string Kind { get; }
+
+    /// <summary>Shape of one sample of the layer's output (without the batch dimension).</summary>
+    public ReadOnlySpan<int> OutputShape => _outputShape;
+
+    /// <summary>Number of parameters (weights and biases).</summary>
+    public int ParameterCount { get; }
+
+    /// <summary>
+    /// Whether training computes gradients for and updates this layer (default true). A frozen layer's
+    /// parameters stay bit-identical, and the backward pass stops below the lowest trainable layer.
+    /// </summary>
+    public bool Trainable { get; set; } = true;
+
+    /// <summary>Start of this layer's parameter block in the arena (its gradients sit at the same place in the gradient block).</summary>
+    internal long ParameterOffset { get; }
+
+    /// <summary>Floats in the parameter block, alignment padding included.</summary>
+    internal int ParameterLength { get; }
+
+    /// <summary>The owning network's arena.</summary>
+    protected Arena Arena => _owner.Arena;
+
+    /// <summary>Offset between a parameter and its gradient.</summary>
+    protected long GradientShift => _owner.GradientShift;
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Name} ({Kind}), output ({string.Join(", ", _outputShape)}), {ParameterCount} params";
+}
+
+/// <summary>A fully connected layer: <c>y = activation(x · W + b)</c>.</summary>
+public sealed class DenseLayer : Layer
+{
+    private readonly long _weights;
+    private readonly long _bias;
+
+    /// <summary>Creates the view (called by generated code).</summary>
+    public DenseLayer(Network owner, string name, int index, int inputs, int units, Activation activation, bool useBias,
+        long weightOffset, long biasOffset, int parameterLength)
+        : base(owner, name, index, [units], weightOffset, parameterLength, inputs * units + (useBias ? units : 0))
+    {
+        Inputs = inputs;
+        Units = units;
+        Activation = activation;
+        UseBias = useBias;
+        _weights = weightOffset;
+        _bias = biasOffset;
+    }
+
+    /// <inheritdoc/>
+    public override string Kind => "Dense";
+
+    /// <summary>Input features.</summary>
+    public int Inputs { get; }
+
+    /// <summary>Output features.</summary>
+    public int Units { get; }
+
+    /// <summary>The fused activation.</summary>
+    public Activation Activation { get; }
+
+    /// <summary>Whether the layer has a bias.</summary>
+    public bool UseBias { get; }
+
+    /// <summary>The weights, [Inputs, Units] row-major (Keras kernel layout).</summary>
+    public Span<float> Weights => Arena.GetSpan(_weights, Inputs * Units);
+
+    /// <summary>The bias, [Units] (empty without bias).</summary>
+    public Span<float> Bias => UseBias ? Arena.GetSpan(_bias, Units) : Span<float>.Empty;
+
+    /// <summary>Gradient of the last computed loss with respect to <see cref="Weights"/>.</summary>
+    public Span<float> WeightGradients => Arena.GetSpan(_weights + GradientShift, Inputs * Units);
+
+    /// <summary>Gradient of the last computed loss with respect to <see cref="Bias"/>.</summary>
+    public Span<float> BiasGradients => UseBias ? Arena.GetSpan(_bias + GradientShift, Units) : Span<float>.Empty;
+}

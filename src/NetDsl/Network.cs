@@ -1,0 +1,271 @@
+using NetDsl.Optimizers;
+using NetDsl.Threading;
+
+namespace NetDsl;
+
+/// <summary>Where a generated network keeps its tensors in the arena: computed at compile time, passed to <see cref="Network"/>.</summary>
+/// <param name="InputSize">Floats per input sample.</param>
+/// <param name="OutputSize">Floats per output sample (= classes for a classifier).</param>
+/// <param name="ParameterLength">Floats in the parameter block (alignment padding included); the block starts at 0.</param>
+/// <param name="InputOffset">Start of the staged input batch.</param>
+/// <param name="OutputOffset">Start of the network's output batch (probabilities for a classifier).</param>
+/// <param name="ArenaLength">Total floats for the batch size the network was built for.</param>
+public readonly record struct NetworkLayout(int InputSize, int OutputSize, int ParameterLength, long InputOffset, long OutputOffset, long ArenaLength)
+{
+    /// <summary>Start of the gradient block (mirrors the parameter block).</summary>
+    public long GradientOffset => ParameterLength;
+
+    /// <summary>Start of the optimizer state (<see cref="ParameterSlice.MaxStateSlots"/> blocks like the parameter block).</summary>
+    public long StateOffset => 2L * ParameterLength;
+}
+
+/// <summary>
+/// The runtime half of every generated network: owns the arena and worker threads, validates inputs, stages
+/// batches and runs the optimizer. The generated half (the user's partial class) supplies the layer views, the
+/// weight initialisation and the fused kernel schedule for its exact architecture.
+/// </summary>
+public abstract class Network : IParallelJob, IDisposable
+{
+    /// <summary>The job id of the optimizer pass; generated jobs use ids from 0 up.</summary>
+    private const int OptimizerJob = -1;
+
+    private readonly WorkerPool _pool;
+    private readonly int[] _labels;
+    private readonly double[] _lossPartials;
+    private Layer[] _layers = [];
+    private IOptimizer? _optimizer;
+    private bool _disposed;
+
+    /// <summary>Allocates the arena and starts the worker threads.</summary>
+    /// <param name="batchSize">The largest batch a step takes.</param>
+    /// <param name="threads">Threads per step; 0 means all processors.</param>
+    /// <param name="layout">The compile-time arena plan.</param>
+    protected Network(int batchSize, int threads, NetworkLayout layout)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        ArgumentOutOfRangeException.ThrowIfNegative(threads);
+        BatchSize = batchSize;
+        Layout = layout;
+        Arena = new Arena(layout.ArenaLength);
+        _pool = new WorkerPool(threads);
+        _labels = new int[batchSize];
+        _lossPartials = new double[_pool.Threads];
+    }
+
+    /// <summary>The largest number of samples one step takes.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>Floats per input sample.</summary>
+    public int InputSize => Layout.InputSize;
+
+    /// <summary>Floats per output sample.</summary>
+    public int OutputSize => Layout.OutputSize;
+
+    /// <summary>Threads each step runs on.</summary>
+    public int Threads => _pool.Threads;
+
+    /// <summary>The layers, in order.</summary>
+    public IReadOnlyList<Layer> Layers => _layers;
+
+    /// <summary>All parameters, layer after layer, as one span (alignment padding between tensors included, always zero).</summary>
+    public Span<float> Parameters => Arena.GetSpan(0, Layout.ParameterLength);
+
+    /// <summary>All gradients of the last computed loss, laid out like <see cref="Parameters"/>.</summary>
+    public Span<float> Gradients => Arena.GetSpan(Layout.GradientOffset, Layout.ParameterLength);
+
+    /// <summary>Total number of parameters.</summary>
+    public long ParameterCount => _layers.Sum(l => (long)l.ParameterCount);
+
+    /// <summary>The arena holding every tensor.</summary>
+    protected internal Arena Arena { get; }
+
+    /// <summary>The compile-time plan.</summary>
+    protected NetworkLayout Layout { get; }
+
+    /// <summary>Distance from a parameter to its gradient.</summary>
+    internal long GradientShift => Layout.GradientOffset;
+
+    /// <summary>Samples in the batch being processed.</summary>
+    protected int Rows { get; private set; }
+
+    /// <summary>The labels of the batch being processed.</summary>
+    protected ReadOnlySpan<int> Labels => _labels.AsSpan(0, Rows);
+
+    /// <summary>
+    /// Forward and backward pass without updating: fills the gradients of every trainable layer and returns the
+    /// mean loss over the batch.
+    /// </summary>
+    /// <param name="inputs">Samples, <see cref="InputSize"/> floats each, 1 to <see cref="BatchSize"/> of them.</param>
+    /// <param name="labels">One class index per sample.</param>
+    public float ComputeGradients(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels)
+    {
+        int rows = StageBatch(inputs, labels);
+        Forward(rows, training: true);
+        Array.Clear(_lossPartials);
+        Backward(rows);
+        double total = 0;
+        foreach (double partial in _lossPartials)
+        {
+            total += partial;
+        }
+
+        return (float)(total / rows);
+    }
+
+    /// <summary>One training step: forward, backward and an optimizer update; returns the mean loss of the batch.</summary>
+    /// <param name="inputs">Samples, <see cref="InputSize"/> floats each, 1 to <see cref="BatchSize"/> of them.</param>
+    /// <param name="labels">One class index per sample.</param>
+    /// <param name="optimizer">The update rule. Its state lives in this network's arena and restarts from zero whenever a different optimizer instance is passed.</param>
+    public float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels, IOptimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        float loss = ComputeGradients(inputs, labels);
+        if (!ReferenceEquals(optimizer, _optimizer))
+        {
+            if (optimizer.StateSlots is < 0 or > ParameterSlice.MaxStateSlots)
+            {
+                throw new ArgumentException($"The optimizer asks for {optimizer.StateSlots} state slots per parameter; at most {ParameterSlice.MaxStateSlots} are reserved.", nameof(optimizer));
+            }
+
+            Arena.GetSpan(Layout.StateOffset, checked(ParameterSlice.MaxStateSlots * Layout.ParameterLength)).Clear();
+            _optimizer = optimizer;
+        }
+
+        optimizer.BeginStep();
+        _pool.Run(this, OptimizerJob);
+        return loss;
+    }
+
+    /// <summary>
+    /// Runs the network on any number of samples (in chunks of <see cref="BatchSize"/>) and writes
+    /// <see cref="OutputSize"/> floats per sample: class probabilities for a classifier.
+    /// </summary>
+    public void Predict(ReadOnlySpan<float> inputs, Span<float> outputs)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (inputs.Length % InputSize != 0)
+        {
+            throw new ArgumentException($"{inputs.Length} input floats is not a whole number of samples of {InputSize} floats.", nameof(inputs));
+        }
+
+        int count = inputs.Length / InputSize;
+        if (outputs.Length != count * OutputSize)
+        {
+            throw new ArgumentException($"{count} samples need {count * OutputSize} output floats ({OutputSize} each), but the output span has {outputs.Length}.", nameof(outputs));
+        }
+
+        for (int start = 0; start < count; start += BatchSize)
+        {
+            int rows = Math.Min(BatchSize, count - start);
+            inputs.Slice(start * InputSize, rows * InputSize).CopyTo(Arena.GetSpan(Layout.InputOffset, rows * InputSize));
+            Rows = rows;
+            Forward(rows, training: false);
+            Arena.GetSpan(Layout.OutputOffset, rows * OutputSize).CopyTo(outputs.Slice(start * OutputSize, rows * OutputSize));
+        }
+    }
+
+    /// <summary>Stops the worker threads and frees the arena.</summary>
+    public void Dispose()
+    {
+        if (!_disposed)
+        {
+            _disposed = true;
+            _pool.Dispose();
+            Arena.Dispose();
+        }
+
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Registers the layer views (called once by the generated constructor).</summary>
+    protected void SetLayers(params Layer[] layers) => _layers = layers;
+
+    /// <summary>Runs the forward pass on the staged batch of <paramref name="rows"/> samples.</summary>
+    protected abstract void Forward(int rows, bool training);
+
+    /// <summary>Runs loss and backward pass on the staged batch; reports the loss sum through <see cref="AddLoss"/>.</summary>
+    protected abstract void Backward(int rows);
+
+    /// <summary>Runs part <paramref name="part"/> of generated job <paramref name="job"/>.</summary>
+    protected abstract void ExecuteJob(int job, int part, int parts);
+
+    /// <summary>Runs generated job <paramref name="job"/> on all threads and waits for it.</summary>
+    protected void Dispatch(int job) => _pool.Run(this, job);
+
+    /// <summary>Adds a part's loss sum (each part writes its own slot: no contention).</summary>
+    protected void AddLoss(int part, float sum) => _lossPartials[part] += sum;
+
+    /// <inheritdoc/>
+    void IParallelJob.Execute(int job, int part, int parts)
+    {
+        if (job == OptimizerJob)
+        {
+            UpdateParameters(part, parts);
+        }
+        else
+        {
+            ExecuteJob(job, part, parts);
+        }
+    }
+
+    private int StageBatch(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (inputs.Length % InputSize != 0)
+        {
+            throw new ArgumentException($"{inputs.Length} input floats is not a whole number of samples of {InputSize} floats.", nameof(inputs));
+        }
+
+        int rows = inputs.Length / InputSize;
+        if (rows == 0 || rows > BatchSize)
+        {
+            throw new ArgumentException($"A step takes 1 to {BatchSize} samples (the batch size this network was built for), but got {rows}.", nameof(inputs));
+        }
+
+        if (labels.Length != rows)
+        {
+            throw new ArgumentException($"{rows} samples need {rows} labels, but got {labels.Length}.", nameof(labels));
+        }
+
+        for (int i = 0; i < labels.Length; i++)
+        {
+            if ((uint)labels[i] >= (uint)OutputSize)
+            {
+                throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"Label {i} is {labels[i]}; labels must be class indices in [0, {OutputSize}).");
+            }
+        }
+
+        inputs.CopyTo(Arena.GetSpan(Layout.InputOffset, inputs.Length));
+        labels.CopyTo(_labels);
+        Rows = rows;
+        return rows;
+    }
+
+    private void UpdateParameters(int part, int parts)
+    {
+        var optimizer = _optimizer!;
+        int slots = optimizer.StateSlots;
+        foreach (var layer in _layers)
+        {
+            if (!layer.Trainable || layer.ParameterLength == 0)
+            {
+                continue;
+            }
+
+            var (start, end) = Partition.Range(layer.ParameterLength, part, parts, Arena.AlignmentFloats);
+            if (start == end)
+            {
+                continue;
+            }
+
+            long offset = layer.ParameterOffset + start;
+            int length = end - start;
+            var slice = new ParameterSlice(
+                Arena.GetSpan(offset, length),
+                Arena.GetSpan(offset + Layout.GradientOffset, length),
+                slots > 0 ? Arena.GetSpan(offset + Layout.StateOffset, length) : default,
+                slots > 1 ? Arena.GetSpan(offset + Layout.StateOffset + Layout.ParameterLength, length) : default);
+            optimizer.Update(slice);
+        }
+    }
+}
