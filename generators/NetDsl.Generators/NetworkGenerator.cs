@@ -33,26 +33,40 @@ public sealed class NetworkGenerator : IIncrementalGenerator
         var parsed = context.SyntaxProvider
             .ForAttributeWithMetadataName(
                 NetworkParser.NetworkAttributeName,
-                static (node, _) => node is ClassDeclarationSyntax,
+                static (node, _) => node is ClassDeclarationSyntax or RecordDeclarationSyntax,
                 static (ctx, ct) => NetworkParser.Parse(ctx, ct))
             .WithTrackingName(TrackingNames.Parse);
 
+        // Diagnostics carry locations and are reported from their own branch; the network model that flows on
+        // has none, so an edit that only moves code leaves lowering and emission cached.
         var shaped = parsed.Select(static (p, _) => ShapeInference.Run(p)).WithTrackingName(TrackingNames.Shapes);
-        var lowered = shaped.Select(static (s, _) => Lowerer.Run(s)).WithTrackingName(TrackingNames.Lowering);
-        var emitted = lowered.Select(static (l, _) => CpuEmitter.Run(l)).WithTrackingName(TrackingNames.Emit);
+        context.RegisterSourceOutput(shaped.Select(static (s, _) => s.Diagnostics), static (spc, diagnostics) => Report(spc, diagnostics));
 
+        var lowered = shaped.Select(static (s, _) => Lowerer.Run(s.Network)).WithTrackingName(TrackingNames.Lowering);
+        var emitted = lowered.Select(static (l, _) => CpuEmitter.Run(l)).WithTrackingName(TrackingNames.Emit);
         context.RegisterSourceOutput(emitted, static (spc, result) =>
         {
-            foreach (var diagnostic in result.Diagnostics)
-            {
-                var descriptor = DiagnosticDescriptors.ById.TryGetValue(diagnostic.Id, out var d) ? d : DiagnosticDescriptors.InternalError;
-                spc.ReportDiagnostic(Diagnostic.Create(descriptor, diagnostic.Location?.ToLocation() ?? Location.None, diagnostic.Arguments.Cast<object>().ToArray()));
-            }
-
+            Report(spc, result.Diagnostics);
             if (result.Source is { } source)
             {
-                spc.AddSource(source.HintName, SourceText.From(source.Text, System.Text.Encoding.UTF8));
+                try
+                {
+                    spc.AddSource(source.HintName, SourceText.From(source.Text, System.Text.Encoding.UTF8));
+                }
+                catch (System.ArgumentException e)
+                {
+                    spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, Location.None, source.HintName, e.Message));
+                }
             }
         });
+    }
+
+    private static void Report(SourceProductionContext context, EquatableArray<DiagnosticInfo> diagnostics)
+    {
+        foreach (var diagnostic in diagnostics)
+        {
+            var descriptor = DiagnosticDescriptors.ById.TryGetValue(diagnostic.Id, out var d) ? d : DiagnosticDescriptors.InternalError;
+            context.ReportDiagnostic(Diagnostic.Create(descriptor, diagnostic.Location?.ToLocation() ?? Location.None, diagnostic.Arguments.Cast<object>().ToArray()));
+        }
     }
 }

@@ -77,6 +77,11 @@ public static class DiagnosticDescriptors
         "The network '{0}' needs {1} floats of parameters, more than the {2} a NetDsl arena block supports",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor ReservedLayerName = new(
+        "NDSL0014", "Layer name is reserved",
+        "The layer name '{0}' collides with a member NetDsl generates or inherits from NetDsl.Network; rename the property",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     public static readonly DiagnosticDescriptor InternalError = new(
         "NDSL9999", "NetDsl generator internal error",
         "NetDsl could not generate '{0}' because of an internal error ({1}); please report it",
@@ -87,6 +92,6 @@ public static class DiagnosticDescriptors
     {
         ClassNotPartial, MissingInput, NonPositiveSize, LossActivationMismatch, UnknownMember, NoLayers,
         LayerTypeMismatch, LayerNotPartial, UnsupportedClassShape, DenseNeedsFlatInput, TooFewClasses,
-        UnknownEnumValue, NetworkTooLarge, InternalError,
+        UnknownEnumValue, NetworkTooLarge, ReservedLayerName, InternalError,
     }.ToDictionary(d => d.Id);
 }

@@ -57,12 +57,9 @@ public static class CpuEmitter
         w.Line("// Every shape, arena offset and kernel below was fixed at compile time for exactly this architecture.");
         w.Line("#nullable enable");
         w.Line();
-        w.Line("using K = global::NetDsl.Kernels;");
-        w.Line("using Partition = global::NetDsl.Threading.Partition;");
-        w.Line();
         if (spec.Namespace is not null)
         {
-            w.Line($"namespace {spec.Namespace};");
+            w.Line($"namespace {string.Join(".", spec.Namespace.Split('.').Select(Naming.Identifier))};");
             w.Line();
         }
 
@@ -76,7 +73,7 @@ public static class CpuEmitter
 
         w.Line("/// </code>");
         w.Line("/// </summary>");
-        using (w.Block($"partial class {spec.ClassName} : global::NetDsl.Network"))
+        using (w.Block($"partial class {Naming.Identifier(spec.ClassName)} : global::NetDsl.Network"))
         {
             EmitSummary(w, summary);
             EmitArenaPlan(w, plan);
@@ -166,12 +163,12 @@ public static class CpuEmitter
         w.Line("/// <param name=\"batchSize\">The largest number of samples a step takes.</param>");
         w.Line("/// <param name=\"seed\">Seed of the weight initialisation.</param>");
         w.Line("/// <param name=\"threads\">Threads each step runs on; 0 uses every processor.</param>");
-        w.Line($"public {spec.ClassName}(int batchSize, int seed = 0, int threads = 0)");
+        w.Line($"public {Naming.Identifier(spec.ClassName)}(int batchSize, int seed = 0, int threads = 0)");
         w.Line("    : this(batchSize, seed, threads, PlaceActivations(batchSize))");
         w.Line("{");
         w.Line("}");
         w.Line();
-        w.Line($"private {spec.ClassName}(int batchSize, int seed, int threads, ActivationPlan a)");
+        w.Line($"private {Naming.Identifier(spec.ClassName)}(int batchSize, int seed, int threads, ActivationPlan a)");
         using (w.Block($"    : base(batchSize, threads, new global::NetDsl.NetworkLayout({network.InputSize}, {network.Last.OutputSize}, ParameterLength, a.{plan.InputBuffer}, a.{plan.OutputBuffer}, a.End))"))
         {
             w.Line("_a = a;");
@@ -182,7 +179,7 @@ public static class CpuEmitter
                 w.Line($"{Field(layer)} = new global::NetDsl.DenseLayer(this, \"{layer.Name}\", {layer.Index}, {layer.InputSize}, {layer.OutputSize}, global::NetDsl.Activation.{layer.Activation}, {Bool(layer.Spec.UseBias)}, {Lowerer.W(layer)}, {bias}, {Num(length)});");
             }
 
-            w.Line($"SetLayers({string.Join(", ", network.Layers.Select(Field))});");
+            w.Line($"base.SetLayers({string.Join(", ", network.Layers.Select(Field))});");
             w.Line("var random = new global::NetDsl.DeterministicRandom(unchecked((ulong)seed));");
             foreach (var layer in network.Layers)
             {
@@ -194,7 +191,7 @@ public static class CpuEmitter
         foreach (var layer in network.Layers)
         {
             w.Line($"/// <summary>{layer.Name}: Dense {layer.InputSize} -> {layer.OutputSize}, {layer.Activation}{(layer.Spec.UseBias ? "" : ", no bias")}.</summary>");
-            w.Line($"{layer.Spec.Accessibility} partial global::NetDsl.DenseLayer {layer.Name} {{ get => {Field(layer)}; }}");
+            w.Line($"{layer.Spec.Accessibility} partial global::NetDsl.DenseLayer {Naming.Identifier(layer.Name)} {{ get => {Field(layer)}; }}");
             w.Line();
         }
     }
@@ -214,7 +211,7 @@ public static class CpuEmitter
         {
             foreach (var phase in plan.Forward)
             {
-                w.Line($"Dispatch(Job_{phase.Name}); // {phase.Comment}");
+                w.Line($"base.Dispatch(Job_{phase.Name}); // {phase.Comment}");
             }
 
             if (plan.InferenceTail.Count > 0)
@@ -223,7 +220,7 @@ public static class CpuEmitter
                 {
                     foreach (var phase in plan.InferenceTail)
                     {
-                        w.Line($"Dispatch(Job_{phase.Name}); // {phase.Comment}");
+                        w.Line($"base.Dispatch(Job_{phase.Name}); // {phase.Comment}");
                     }
                 }
             }
@@ -250,11 +247,11 @@ public static class CpuEmitter
                 string condition = PhaseCondition(plan, phase);
                 if (condition == "true")
                 {
-                    w.Line($"Dispatch(Job_{phase.Name}); // {phase.Comment}");
+                    w.Line($"base.Dispatch(Job_{phase.Name}); // {phase.Comment}");
                 }
                 else
                 {
-                    w.Line($"if ({condition}) Dispatch(Job_{phase.Name}); // {phase.Comment}");
+                    w.Line($"if ({condition}) base.Dispatch(Job_{phase.Name}); // {phase.Comment}");
                 }
             }
         }
@@ -267,7 +264,7 @@ public static class CpuEmitter
         w.Line("/// <inheritdoc/>");
         using (w.Block("protected override void ExecuteJob(int job, int part, int parts)"))
         {
-            w.Line("int rows = Rows;");
+            w.Line("int rows = base.Rows;");
             using (w.Block("switch (job)"))
             {
                 foreach (var phase in AllPhases(plan))
@@ -277,7 +274,7 @@ public static class CpuEmitter
                     // Each thread's share of every dimension this phase splits (ops split by the same rows stay row-local).
                     foreach (var (dim, align) in phase.Ops.Select(SplitOf).Distinct())
                     {
-                        w.Line($"    var ({SplitName(dim, align)}_start, {SplitName(dim, align)}_end) = Partition.Range({dim}, part, parts, {align});");
+                        w.Line($"    var ({SplitName(dim, align)}_start, {SplitName(dim, align)}_end) = global::NetDsl.Threading.Partition.Range({dim}, part, parts, {align});");
                     }
 
                     // Consecutive ops under the same runtime condition share one if.
@@ -334,48 +331,48 @@ public static class CpuEmitter
                 string range = SplitName(SplitOf(op));
                 string epilogue = op.Epilogue switch
                 {
-                    EpilogueKind.None => "K.Epilogue.None",
-                    EpilogueKind.BiasActivation => $"K.Epilogue.BiasActivation<K.Act.{op.Activation}>",
-                    EpilogueKind.Activation => $"K.Epilogue.Activation<K.Act.{op.Activation}>",
-                    _ => $"K.Epilogue.ActivationGradient<K.Act.{op.Activation}>",
+                    EpilogueKind.None => "global::NetDsl.Kernels.Epilogue.None",
+                    EpilogueKind.BiasActivation => $"global::NetDsl.Kernels.Epilogue.BiasActivation<global::NetDsl.Kernels.Act.{op.Activation}>",
+                    EpilogueKind.Activation => $"global::NetDsl.Kernels.Epilogue.Activation<global::NetDsl.Kernels.Act.{op.Activation}>",
+                    _ => $"global::NetDsl.Kernels.Epilogue.ActivationGradient<global::NetDsl.Kernels.Act.{op.Activation}>",
                 };
                 string extra = (op.Bias is not null ? $", bias: {Ref(plan, op.Bias)}" : "") + (op.Aux is not null ? $", aux: {Ref(plan, op.Aux)}" : "");
-                w.Line($"{indent}K.Gemm.Run<{ShapeName(plan, op)}, {epilogue}>(Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, {range}_start, {range}_end, {op.P}{extra});");
+                w.Line($"{indent}global::NetDsl.Kernels.Gemm.Run<{ShapeName(plan, op)}, {epilogue}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, {range}_start, {range}_end, {op.P}{extra});");
                 break;
             }
 
             case OpKind.ColumnSum:
             {
                 string range = SplitName(SplitOf(op));
-                w.Line($"{indent}K.RowKernels.ColumnSums(Arena, {Ref(plan, op.A)}, {Ref(plan, op.C)}, rows, {op.N}, {range}_start, {range}_end);");
+                w.Line($"{indent}global::NetDsl.Kernels.RowKernels.ColumnSums(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.C)}, rows, {op.N}, {range}_start, {range}_end);");
                 break;
             }
 
             case OpKind.Transpose:
             {
                 string range = SplitName(SplitOf(op));
-                w.Line($"{indent}K.RowKernels.Transpose(Arena, {Ref(plan, op.A)}, {Ref(plan, op.C)}, {op.M}, {op.N}, {range}_start, {range}_end);");
+                w.Line($"{indent}global::NetDsl.Kernels.RowKernels.Transpose(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.C)}, {op.M}, {op.N}, {range}_start, {range}_end);");
                 break;
             }
 
             case OpKind.Softmax:
             {
                 string range = SplitName(SplitOf(op));
-                w.Line($"{indent}K.RowKernels.Softmax(Arena, {Ref(plan, op.A)}, {Ref(plan, op.C)}, {op.N}, {range}_start, {range}_end);");
+                w.Line($"{indent}global::NetDsl.Kernels.RowKernels.Softmax(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.C)}, {op.N}, {range}_start, {range}_end);");
                 break;
             }
 
             case OpKind.SoftmaxBackward:
             {
                 string range = SplitName(SplitOf(op));
-                w.Line($"{indent}K.RowKernels.SoftmaxBackward(Arena, {Ref(plan, op.C)}, {Ref(plan, op.Aux!)}, {Ref(plan, op.C)}, {op.N}, {range}_start, {range}_end);");
+                w.Line($"{indent}global::NetDsl.Kernels.RowKernels.SoftmaxBackward(base.Arena, {Ref(plan, op.C)}, {Ref(plan, op.Aux!)}, {Ref(plan, op.C)}, {op.N}, {range}_start, {range}_end);");
                 break;
             }
 
             case OpKind.SoftmaxCrossEntropy:
             {
                 string range = SplitName(SplitOf(op));
-                w.Line($"{indent}AddLoss(part, K.RowKernels.SoftmaxCrossEntropy(Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, Labels, {op.N}, {range}_start, {range}_end, 1f / rows));");
+                w.Line($"{indent}base.AddLoss(part, global::NetDsl.Kernels.RowKernels.SoftmaxCrossEntropy(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, base.Labels, {op.N}, {range}_start, {range}_end, 1f / rows));");
                 break;
             }
         }
@@ -405,7 +402,7 @@ public static class CpuEmitter
                 int strideM = op.TransposeA ? 1 : p;
                 int strideP = op.TransposeA ? m : 1;
                 w.Line($"/// <summary>C[{op.M} x {op.N}] = A{(op.TransposeA ? "^T" : "")}[{op.M} x {op.P}] · B[{op.P} x {op.N}].</summary>");
-                w.Line($"private readonly struct {ShapeName(plan, op)} : K.IGemmShape {{ public static int N => {op.N}; public static int AStrideM => {strideM}; public static int AStrideP => {strideP}; }}");
+                w.Line($"private readonly struct {ShapeName(plan, op)} : global::NetDsl.Kernels.IGemmShape {{ public static int N => {op.N}; public static int AStrideM => {strideM}; public static int AStrideP => {strideP}; }}");
             }
         }
     }
@@ -415,8 +412,9 @@ public static class CpuEmitter
     private static string ShapeName(ExecutionPlan plan, KernelOp op)
     {
         string layer = plan.Network.Layers[op.Layer].Name;
-        string role = op.TransposeA ? "WeightGradient" : op.Epilogue is EpilogueKind.BiasActivation or EpilogueKind.Activation ? "Forward" : "InputGradient";
-        return $"{layer}_{role}";
+        return op.TransposeA ? Naming.WeightGradientShape(layer)
+            : op.Epilogue is EpilogueKind.BiasActivation or EpilogueKind.Activation ? Naming.ForwardShape(layer)
+            : Naming.InputGradientShape(layer);
     }
 
     private static string GuardExpression(ExecutionPlan plan, KernelOp op) => op.Guard switch
@@ -438,11 +436,11 @@ public static class CpuEmitter
         return b.Region == Region.Activations ? "_a." + b.Name : b.Name;
     }
 
-    private static string Field(ShapedLayer layer) => "_" + char.ToLowerInvariant(layer.Name[0]) + layer.Name.Substring(1) + "Layer";
+    private static string Field(ShapedLayer layer) => Naming.Field(layer.Name);
 
-    private static string InputGradientFlag(ShapedLayer layer) => $"_inputGradient_{layer.Name}";
+    private static string InputGradientFlag(ShapedLayer layer) => Naming.InputGradientFlag(layer.Name);
 
-    private static string Local(string name) => "@" + char.ToLowerInvariant(name[0]) + name.Substring(1);
+    private static string Local(string name) => "@" + name;
 
     private static string Bool(bool value) => value ? "true" : "false";
 

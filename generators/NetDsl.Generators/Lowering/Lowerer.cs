@@ -20,22 +20,24 @@ public static class Lowerer
     /// <summary>Optimizer state slots reserved per parameter (NetDsl.Optimizers.ParameterSlice.MaxStateSlots).</summary>
     public const int OptimizerStateSlots = 2;
 
-    public static LoweringResult Run(ShapeResult shaped)
+    /// <summary>Lowers a checked network; <paramref name="network"/> is null when shape inference rejected it.</summary>
+    public static LoweringResult Run(ShapedNetwork? network)
     {
-        if (shaped.Network is not { } network)
+        if (network is null)
         {
-            return new LoweringResult(null, shaped.Diagnostics);
+            return new LoweringResult(null, EquatableArray<DiagnosticInfo>.Empty);
         }
 
         try
         {
-            return new LoweringResult(Lower(network), shaped.Diagnostics);
+            return new LoweringResult(Lower(network), EquatableArray<DiagnosticInfo>.Empty);
         }
         catch (Exception e)
         {
-            var diagnostics = shaped.Diagnostics.ToList();
-            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, network.Spec.NetworkAttribute, network.Spec.ClassName, e.GetType().Name + ": " + e.Message));
-            return new LoweringResult(null, diagnostics.ToEquatableArray());
+            return new LoweringResult(null, new[]
+            {
+                DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, null, network.Spec.ClassName, e.GetType().Name + ": " + e.Message),
+            }.ToEquatableArray());
         }
     }
 
@@ -124,7 +126,7 @@ public static class Lowerer
                     OutputOf(l), null, OutputOf(l), Dim.Batch, layer.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Softmax, null, null));
             }
 
-            forward.Add(new Phase($"Forward_{layer.Name}", $"{layer.Name}: Dense {layer.InputSize} -> {layer.OutputSize}, {layer.Activation}", ops.ToEquatableArray()));
+            forward.Add(new Phase(Naming.ForwardJob(layer.Name), $"{layer.Name}: Dense {layer.InputSize} -> {layer.OutputSize}, {layer.Activation}", ops.ToEquatableArray()));
         }
 
         var lastLayer = layers[last];
@@ -182,7 +184,7 @@ public static class Lowerer
                         ? $"{GradOf(l - 1)}[rows x {layer.InputSize}] = {GradOf(l)} · {WT(layer)}"
                         : $"{GradOf(l - 1)}[rows x {layer.InputSize}] = ({GradOf(l)} · {WT(layer)}) * {below.Activation}'({Out(below)})",
                     l, Guard.InputGradientNeeded, GradOf(l), WT(layer), GradOf(l - 1), Dim.Batch, layer.InputSize, Dim.Of(layer.OutputSize), false,
-                    softmaxBelow ? EpilogueKind.None : EpilogueKind.ActivationGradient, below.Activation, null, Out(below)));
+                    softmaxBelow ? EpilogueKind.None : EpilogueKind.ActivationGradient, below.Activation, null, softmaxBelow ? null : Out(below)));
                 if (softmaxBelow)
                 {
                     ops.Add(new KernelOp(OpKind.SoftmaxBackward, $"{GradOf(l - 1)} = gradient through the softmax of {below.Name}", l, Guard.InputGradientNeeded,
@@ -190,7 +192,7 @@ public static class Lowerer
                 }
             }
 
-            backward.Add(new Phase($"Backward_{layer.Name}", $"{layer.Name}: weight, bias and input gradients", ops.ToEquatableArray()));
+            backward.Add(new Phase(Naming.BackwardJob(layer.Name), l > 0 ? $"{layer.Name}: weight, bias and input gradients" : $"{layer.Name}: weight and bias gradients (nothing below needs an input gradient)", ops.ToEquatableArray()));
         }
 
         return new ExecutionPlan(network, buffers.ToEquatableArray(), parameterLength, scratch,
@@ -201,11 +203,11 @@ public static class Lowerer
     public const string Input = "Input";
     public const string Logits = "Logits";
     public const string Probabilities = "Probabilities";
-    public static string W(ShapedLayer layer) => layer.Name + "_W";
-    public static string B(ShapedLayer layer) => layer.Name + "_b";
-    public static string DW(ShapedLayer layer) => layer.Name + "_dW";
-    public static string DB(ShapedLayer layer) => layer.Name + "_db";
-    public static string WT(ShapedLayer layer) => layer.Name + "_WT";
-    public static string Out(ShapedLayer layer) => layer.Name + "_Out";
+    public static string W(ShapedLayer layer) => Naming.W(layer.Name);
+    public static string B(ShapedLayer layer) => Naming.B(layer.Name);
+    public static string DW(ShapedLayer layer) => Naming.DW(layer.Name);
+    public static string DB(ShapedLayer layer) => Naming.DB(layer.Name);
+    public static string WT(ShapedLayer layer) => Naming.WT(layer.Name);
+    public static string Out(ShapedLayer layer) => Naming.Out(layer.Name);
     public static string GradSlot(int slot) => "Grad" + slot;
 }

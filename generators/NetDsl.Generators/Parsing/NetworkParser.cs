@@ -26,7 +26,7 @@ public static class NetworkParser
     public static ParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
     {
         var type = (INamedTypeSymbol)context.TargetSymbol;
-        var node = (ClassDeclarationSyntax)context.TargetNode;
+        var node = (TypeDeclarationSyntax)context.TargetNode;
         var diagnostics = new List<DiagnosticInfo>();
         var classLocation = LocationInfo.From(node.Identifier.GetLocation());
         try
@@ -44,13 +44,25 @@ public static class NetworkParser
         }
     }
 
-    private static ParseResult ParseCore(GeneratorAttributeSyntaxContext context, INamedTypeSymbol type, ClassDeclarationSyntax node,
+    private static ParseResult ParseCore(GeneratorAttributeSyntaxContext context, INamedTypeSymbol type, TypeDeclarationSyntax node,
         LocationInfo? classLocation, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
     {
+        // [Network] written on several partial declarations (CS0579): only the first one generates.
+        var firstNetwork = type.GetAttributes()
+            .Where(a => a.AttributeClass?.ToDisplayString() == NetworkAttributeName && a.ApplicationSyntaxReference is not null)
+            .Select(a => a.ApplicationSyntaxReference!)
+            .OrderBy(r => r.SyntaxTree.FilePath, System.StringComparer.Ordinal)
+            .ThenBy(r => r.Span.Start)
+            .FirstOrDefault();
+        if (firstNetwork is not null && (firstNetwork.SyntaxTree != node.SyntaxTree || !node.Span.Contains(firstNetwork.Span)))
+        {
+            return new ParseResult(null, EquatableArray<DiagnosticInfo>.Empty);
+        }
+
         bool canGenerate = true;
         foreach (var reference in type.DeclaringSyntaxReferences)
         {
-            if (reference.GetSyntax(cancellationToken) is ClassDeclarationSyntax declaration
+            if (reference.GetSyntax(cancellationToken) is TypeDeclarationSyntax declaration
                 && !declaration.Modifiers.Any(SyntaxKind.PartialKeyword))
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ClassNotPartial, LocationInfo.From(declaration.Identifier.GetLocation()), type.Name));
@@ -59,6 +71,8 @@ public static class NetworkParser
         }
 
         string? unsupported =
+            type.IsRecord ? "records are not supported; declare a partial class" :
+            type.IsFileLocal ? "file-local classes are not supported" :
             type.ContainingType is not null ? "nested classes are not supported; declare it at namespace level" :
             type.TypeParameters.Length > 0 ? "generic classes are not supported" :
             type.IsStatic ? "a network cannot be static" :
@@ -141,7 +155,7 @@ public static class NetworkParser
                 continue;
             }
 
-            if (!property.IsPartialDefinition || property.SetMethod is not null || property.IsStatic || property.PartialImplementationPart is not null)
+            if (!property.IsPartialDefinition || property.SetMethod is not null || property.IsStatic || property.IsIndexer || property.PartialImplementationPart is not null)
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LayerNotPartial, propertyLocation, property.Name));
                 canGenerate = false;

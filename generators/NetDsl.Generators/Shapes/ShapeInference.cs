@@ -66,11 +66,14 @@ public static class ShapeInference
     private static ShapedNetwork? Infer(NetworkSpec spec, List<DiagnosticInfo> diagnostics)
     {
         int before = diagnostics.Count;
-        if (!Enum.IsDefined(typeof(LossKind), spec.Loss))
+        bool lossKnown = Enum.IsDefined(typeof(LossKind), spec.Loss);
+        if (!lossKnown)
         {
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnknownEnumValue, spec.NetworkAttribute, "Loss", spec.Loss, "NetDsl.Loss"));
         }
 
+        CheckNames(spec, diagnostics);
+        int inputBefore = diagnostics.Count;
         if (!spec.HasInput)
         {
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.MissingInput, spec.NetworkAttribute, spec.ClassName));
@@ -97,7 +100,7 @@ public static class ShapeInference
             return null;
         }
 
-        if (diagnostics.Count > before)
+        if (diagnostics.Count > inputBefore)
         {
             return null;
         }
@@ -155,8 +158,46 @@ public static class ShapeInference
         }
 
         var network = new ShapedNetwork(spec, layers.ToEquatableArray(), total);
-        CheckLoss(network, diagnostics);
-        return diagnostics.Count > before ? null : network;
+        if (lossKnown)
+        {
+            CheckLoss(network, diagnostics);
+        }
+
+        return diagnostics.Count > before ? null : WithoutLocations(network);
+    }
+
+    /// <summary>
+    /// The model that flows to lowering and emission carries no source locations: diagnostics were reported here,
+    /// and without spans an edit that only moves the declaration leaves the later stages cached.
+    /// </summary>
+    private static ShapedNetwork WithoutLocations(ShapedNetwork network)
+    {
+        var spec = network.Spec with
+        {
+            NetworkAttribute = null,
+            InputAttribute = null,
+            Layers = network.Spec.Layers.Select(l => l with { Attribute = null }).ToEquatableArray(),
+        };
+        var layers = network.Layers.Select(l => l with { Spec = spec.Layers[l.Index] }).ToEquatableArray();
+        return new ShapedNetwork(spec, layers, network.ParameterCount);
+    }
+
+    /// <summary>Layer names must not collide with what the generated class declares or inherits.</summary>
+    private static void CheckNames(NetworkSpec spec, List<DiagnosticInfo> diagnostics)
+    {
+        var generated = new HashSet<string>(Naming.FixedMembers);
+        foreach (var layer in spec.Layers)
+        {
+            generated.UnionWith(Naming.LayerMembers(layer.Name));
+        }
+
+        foreach (var layer in spec.Layers)
+        {
+            if (Naming.BaseMembers.Contains(layer.Name) || generated.Contains(layer.Name))
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ReservedLayerName, layer.Attribute, layer.Name));
+            }
+        }
     }
 
     private static void CheckLoss(ShapedNetwork network, List<DiagnosticInfo> diagnostics)

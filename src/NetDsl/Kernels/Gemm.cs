@@ -68,6 +68,12 @@ internal static unsafe class GemmKernel<TS, TV, TShape, TEpi>
 {
     private const int RowTile = 8;
 
+    /// <summary>
+    /// Reduction steps per block. A block of B (KBlock rows x 2 vectors = 32 KB with AVX-512) stays in L1 while
+    /// every row tile of the range streams past it; without blocking, each tile re-reads its B strip from L2.
+    /// </summary>
+    private const int KBlock = 256;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(float* a, float* b, float* c, int rowStart, int rowEnd, int p, float* bias, float* aux)
     {
@@ -76,37 +82,47 @@ internal static unsafe class GemmKernel<TS, TV, TShape, TEpi>
         int j = 0;
         for (; j + 2 * vl <= n; j += 2 * vl)
         {
-            int i = rowStart;
-            for (; i + RowTile <= rowEnd; i += RowTile)
+            for (int k0 = 0; k0 < p || k0 == 0; k0 += KBlock)
             {
-                Tile8x2(a, b, c, i, j, p, bias, aux);
-            }
+                int k1 = Math.Min(p, k0 + KBlock);
+                bool first = k0 == 0, last = k1 == p;
+                int i = rowStart;
+                for (; i + RowTile <= rowEnd; i += RowTile)
+                {
+                    Tile8x2(a, b, c, i, j, k0, k1, first, last, bias, aux);
+                }
 
-            for (; i < rowEnd; i++)
-            {
-                Tile1(a, b, c, i, j, p, bias, aux, 2, vl);
+                for (; i < rowEnd; i++)
+                {
+                    Tile1(a, b, c, i, j, k0, k1, first, last, bias, aux, 2, vl);
+                }
             }
         }
 
         for (; j < n; j += vl)
         {
             int valid = Math.Min(vl, n - j);
-            int i = rowStart;
-            for (; i + RowTile <= rowEnd; i += RowTile)
+            for (int k0 = 0; k0 < p || k0 == 0; k0 += KBlock)
             {
-                Tile8x1(a, b, c, i, j, p, bias, aux, valid);
-            }
+                int k1 = Math.Min(p, k0 + KBlock);
+                bool first = k0 == 0, last = k1 == p;
+                int i = rowStart;
+                for (; i + RowTile <= rowEnd; i += RowTile)
+                {
+                    Tile8x1(a, b, c, i, j, k0, k1, first, last, bias, aux, valid);
+                }
 
-            for (; i < rowEnd; i++)
-            {
-                Tile1(a, b, c, i, j, p, bias, aux, 1, valid);
+                for (; i < rowEnd; i++)
+                {
+                    Tile1(a, b, c, i, j, k0, k1, first, last, bias, aux, 1, valid);
+                }
             }
         }
     }
 
     /// <summary>8 rows x 2 full vectors: 16 accumulators, 2 loads and 8 broadcasts per reduction step.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile8x2(float* a, float* b, float* c, int i, int j, int p, float* bias, float* aux)
+    private static void Tile8x2(float* a, float* b, float* c, int i, int j, int k0, int k1, bool first, bool last, float* bias, float* aux)
     {
         int n = TShape.N;
         int sm = TShape.AStrideM;
@@ -114,9 +130,22 @@ internal static unsafe class GemmKernel<TS, TV, TShape, TEpi>
         int vl = TS.Count;
         TV c00 = TS.Zero, c01 = TS.Zero, c10 = TS.Zero, c11 = TS.Zero, c20 = TS.Zero, c21 = TS.Zero, c30 = TS.Zero, c31 = TS.Zero;
         TV c40 = TS.Zero, c41 = TS.Zero, c50 = TS.Zero, c51 = TS.Zero, c60 = TS.Zero, c61 = TS.Zero, c70 = TS.Zero, c71 = TS.Zero;
-        float* ap = a + (long)i * sm;
-        float* bp = b + j;
-        for (int k = 0; k < p; k++)
+        if (!first)
+        {
+            float* cp = c + (long)i * n + j;
+            c00 = TS.Load(cp); c01 = TS.Load(cp + vl); cp += n;
+            c10 = TS.Load(cp); c11 = TS.Load(cp + vl); cp += n;
+            c20 = TS.Load(cp); c21 = TS.Load(cp + vl); cp += n;
+            c30 = TS.Load(cp); c31 = TS.Load(cp + vl); cp += n;
+            c40 = TS.Load(cp); c41 = TS.Load(cp + vl); cp += n;
+            c50 = TS.Load(cp); c51 = TS.Load(cp + vl); cp += n;
+            c60 = TS.Load(cp); c61 = TS.Load(cp + vl); cp += n;
+            c70 = TS.Load(cp); c71 = TS.Load(cp + vl);
+        }
+
+        float* ap = a + (long)i * sm + (long)k0 * sp;
+        float* bp = b + (long)k0 * n + j;
+        for (int k = k0; k < k1; k++)
         {
             TV b0 = TS.Load(bp);
             TV b1 = TS.Load(bp + vl);
@@ -140,27 +169,39 @@ internal static unsafe class GemmKernel<TS, TV, TShape, TEpi>
             bp += n;
         }
 
-        Finish(c, i + 0, j, c00, c01, bias, aux);
-        Finish(c, i + 1, j, c10, c11, bias, aux);
-        Finish(c, i + 2, j, c20, c21, bias, aux);
-        Finish(c, i + 3, j, c30, c31, bias, aux);
-        Finish(c, i + 4, j, c40, c41, bias, aux);
-        Finish(c, i + 5, j, c50, c51, bias, aux);
-        Finish(c, i + 6, j, c60, c61, bias, aux);
-        Finish(c, i + 7, j, c70, c71, bias, aux);
+        Finish(c, i + 0, j, c00, c01, last, bias, aux);
+        Finish(c, i + 1, j, c10, c11, last, bias, aux);
+        Finish(c, i + 2, j, c20, c21, last, bias, aux);
+        Finish(c, i + 3, j, c30, c31, last, bias, aux);
+        Finish(c, i + 4, j, c40, c41, last, bias, aux);
+        Finish(c, i + 5, j, c50, c51, last, bias, aux);
+        Finish(c, i + 6, j, c60, c61, last, bias, aux);
+        Finish(c, i + 7, j, c70, c71, last, bias, aux);
     }
 
     /// <summary>8 rows x 1 vector, of which <paramref name="valid"/> lanes are stored.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile8x1(float* a, float* b, float* c, int i, int j, int p, float* bias, float* aux, int valid)
+    private static void Tile8x1(float* a, float* b, float* c, int i, int j, int k0, int k1, bool first, bool last, float* bias, float* aux, int valid)
     {
         int n = TShape.N;
         int sm = TShape.AStrideM;
         int sp = TShape.AStrideP;
         TV c0 = TS.Zero, c1 = TS.Zero, c2 = TS.Zero, c3 = TS.Zero, c4 = TS.Zero, c5 = TS.Zero, c6 = TS.Zero, c7 = TS.Zero;
-        float* ap = a + (long)i * sm;
-        float* bp = b + j;
-        for (int k = 0; k < p; k++)
+        if (!first)
+        {
+            c0 = LoadPartial(c, i + 0, j, valid);
+            c1 = LoadPartial(c, i + 1, j, valid);
+            c2 = LoadPartial(c, i + 2, j, valid);
+            c3 = LoadPartial(c, i + 3, j, valid);
+            c4 = LoadPartial(c, i + 4, j, valid);
+            c5 = LoadPartial(c, i + 5, j, valid);
+            c6 = LoadPartial(c, i + 6, j, valid);
+            c7 = LoadPartial(c, i + 7, j, valid);
+        }
+
+        float* ap = a + (long)i * sm + (long)k0 * sp;
+        float* bp = b + (long)k0 * n + j;
+        for (int k = k0; k < k1; k++)
         {
             TV b0 = TS.Load(bp);
             c0 = TS.Fma(TS.Broadcast(ap[0]), b0, c0);
@@ -175,31 +216,40 @@ internal static unsafe class GemmKernel<TS, TV, TShape, TEpi>
             bp += n;
         }
 
-        FinishOne(c, i + 0, j, c0, bias, aux, valid);
-        FinishOne(c, i + 1, j, c1, bias, aux, valid);
-        FinishOne(c, i + 2, j, c2, bias, aux, valid);
-        FinishOne(c, i + 3, j, c3, bias, aux, valid);
-        FinishOne(c, i + 4, j, c4, bias, aux, valid);
-        FinishOne(c, i + 5, j, c5, bias, aux, valid);
-        FinishOne(c, i + 6, j, c6, bias, aux, valid);
-        FinishOne(c, i + 7, j, c7, bias, aux, valid);
+        FinishOne(c, i + 0, j, c0, last, bias, aux, valid);
+        FinishOne(c, i + 1, j, c1, last, bias, aux, valid);
+        FinishOne(c, i + 2, j, c2, last, bias, aux, valid);
+        FinishOne(c, i + 3, j, c3, last, bias, aux, valid);
+        FinishOne(c, i + 4, j, c4, last, bias, aux, valid);
+        FinishOne(c, i + 5, j, c5, last, bias, aux, valid);
+        FinishOne(c, i + 6, j, c6, last, bias, aux, valid);
+        FinishOne(c, i + 7, j, c7, last, bias, aux, valid);
     }
 
     /// <summary>One row, <paramref name="vectors"/> (1 or 2) vectors; with one vector, <paramref name="valid"/> lanes are stored.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile1(float* a, float* b, float* c, int i, int j, int p, float* bias, float* aux, int vectors, int valid)
+    private static void Tile1(float* a, float* b, float* c, int i, int j, int k0, int k1, bool first, bool last, float* bias, float* aux, int vectors, int valid)
     {
         int n = TShape.N;
         int sp = TShape.AStrideP;
         int vl = TS.Count;
         TV c0 = TS.Zero, c1 = TS.Zero, d0 = TS.Zero, d1 = TS.Zero;
-        float* ap = a + (long)i * TShape.AStrideM;
-        float* bp = b + j;
-        int k = 0;
+        if (!first)
+        {
+            c0 = LoadPartial(c, i, j, vectors == 2 ? vl : valid);
+            if (vectors == 2)
+            {
+                c1 = TS.Load(c + (long)i * n + j + vl);
+            }
+        }
+
+        float* ap = a + (long)i * TShape.AStrideM + (long)k0 * sp;
+        float* bp = b + (long)k0 * n + j;
+        int k = k0;
         if (vectors == 2)
         {
             // Two independent accumulator pairs over even/odd k halve the FMA dependency chain.
-            for (; k + 1 < p; k += 2)
+            for (; k + 1 < k1; k += 2)
             {
                 TV x0 = TS.Broadcast(ap[0]);
                 TV x1 = TS.Broadcast(ap[sp]);
@@ -211,7 +261,7 @@ internal static unsafe class GemmKernel<TS, TV, TShape, TEpi>
                 bp += 2 * n;
             }
 
-            for (; k < p; k++)
+            for (; k < k1; k++)
             {
                 TV x0 = TS.Broadcast(ap[0]);
                 c0 = TS.Fma(x0, TS.Load(bp), c0);
@@ -220,11 +270,11 @@ internal static unsafe class GemmKernel<TS, TV, TShape, TEpi>
                 bp += n;
             }
 
-            Finish(c, i, j, TS.Add(c0, d0), TS.Add(c1, d1), bias, aux);
+            Finish(c, i, j, TS.Add(c0, d0), TS.Add(c1, d1), last, bias, aux);
         }
         else
         {
-            for (; k + 1 < p; k += 2)
+            for (; k + 1 < k1; k += 2)
             {
                 c0 = TS.Fma(TS.Broadcast(ap[0]), TS.Load(bp), c0);
                 d0 = TS.Fma(TS.Broadcast(ap[sp]), TS.Load(bp + n), d0);
@@ -232,29 +282,55 @@ internal static unsafe class GemmKernel<TS, TV, TShape, TEpi>
                 bp += 2 * n;
             }
 
-            if (k < p)
+            if (k < k1)
             {
                 c0 = TS.Fma(TS.Broadcast(ap[0]), TS.Load(bp), c0);
             }
 
-            FinishOne(c, i, j, TS.Add(c0, d0), bias, aux, valid);
+            FinishOne(c, i, j, TS.Add(c0, d0), last, bias, aux, valid);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Finish(float* c, int i, int j, TV v0, TV v1, float* bias, float* aux)
+    private static void Finish(float* c, int i, int j, TV v0, TV v1, bool last, float* bias, float* aux)
     {
         long at = (long)i * TShape.N + j;
         int vl = TS.Count;
-        TS.Store(c + at, TEpi.Apply<TS, TV>(v0, bias + j, aux + at));
-        TS.Store(c + at + vl, TEpi.Apply<TS, TV>(v1, bias + j + vl, aux + at + vl));
+        if (last)
+        {
+            v0 = TEpi.Apply<TS, TV>(v0, bias + j, aux + at);
+            v1 = TEpi.Apply<TS, TV>(v1, bias + j + vl, aux + at + vl);
+        }
+
+        TS.Store(c + at, v0);
+        TS.Store(c + at + vl, v1);
+    }
+
+    /// <summary>Loads a partial sum of a ragged last vector (lanes past <paramref name="valid"/> are zero).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV LoadPartial(float* c, int i, int j, int valid)
+    {
+        float* cp = c + (long)i * TShape.N + j;
+        if (valid == TS.Count)
+        {
+            return TS.Load(cp);
+        }
+
+        // Only this row's lanes may be read back as partial sums; the rest start at zero.
+        float* lanes = stackalloc float[TS.Count];
+        for (int l = 0; l < TS.Count; l++)
+        {
+            lanes[l] = l < valid ? cp[l] : 0f;
+        }
+
+        return TS.Load(lanes);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void FinishOne(float* c, int i, int j, TV v, float* bias, float* aux, int valid)
+    private static void FinishOne(float* c, int i, int j, TV v, bool last, float* bias, float* aux, int valid)
     {
         long at = (long)i * TShape.N + j;
-        TV r = TEpi.Apply<TS, TV>(v, bias + j, aux + at);
+        TV r = last ? TEpi.Apply<TS, TV>(v, bias + j, aux + at) : v;
         if (valid == TS.Count)
         {
             TS.Store(c + at, r);

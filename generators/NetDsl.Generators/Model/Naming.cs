@@ -1,0 +1,52 @@
+using System.Collections.Generic;
+using Microsoft.CodeAnalysis.CSharp;
+
+namespace NetDsl.Generators.Model;
+
+/// <summary>
+/// Every identifier the generated code declares, in one place, so the shape stage can reject layer names that
+/// would collide with them and the emitters stay consistent.
+/// </summary>
+public static class Naming
+{
+    /// <summary>Members of NetDsl.Network (the generated class's base) a layer must not hide.</summary>
+    public static readonly IReadOnlyCollection<string> BaseMembers = new HashSet<string>
+    {
+        "BatchSize", "InputSize", "OutputSize", "Threads", "Layers", "Parameters", "Gradients", "ParameterCount",
+        "ComputeGradients", "TrainStep", "Predict", "Dispose", "Arena", "Layout", "Rows", "Labels", "Dispatch",
+        "AddLoss", "SetLayers", "Forward", "Backward", "ExecuteJob", "Equals", "GetHashCode", "ToString", "GetType",
+        "MemberwiseClone", "Finalize",
+    };
+
+    /// <summary>Class-level members the emitter declares independently of the layers.</summary>
+    public static readonly IReadOnlyCollection<string> FixedMembers = new HashSet<string>
+    {
+        "Summary", "ParameterLength", "ScratchOffset", "ActivationOffset", "ActivationPlan", "PlaceActivations", "_a",
+        "Job_Loss", "Job_Predict_Softmax",
+    };
+
+    /// <summary>The C# spelling of an identifier (reserved keywords get '@').</summary>
+    public static string Identifier(string name)
+        => SyntaxFacts.IsReservedKeyword(SyntaxFacts.GetKeywordKind(name)) ? "@" + name : name;
+
+    public static string W(string layer) => layer + "_W";
+    public static string B(string layer) => layer + "_b";
+    public static string DW(string layer) => layer + "_dW";
+    public static string DB(string layer) => layer + "_db";
+    public static string WT(string layer) => layer + "_WT";
+    public static string Out(string layer) => layer + "_Out";
+    public static string Field(string layer) => "_" + layer + "Layer";
+    public static string InputGradientFlag(string layer) => "_inputGradient_" + layer;
+    public static string ForwardJob(string layer) => "Forward_" + layer;
+    public static string BackwardJob(string layer) => "Backward_" + layer;
+    public static string ForwardShape(string layer) => layer + "_Forward";
+    public static string WeightGradientShape(string layer) => layer + "_WeightGradient";
+    public static string InputGradientShape(string layer) => layer + "_InputGradient";
+
+    /// <summary>Every member name the generated class declares for one layer (besides the layer property itself).</summary>
+    public static IEnumerable<string> LayerMembers(string layer) => new[]
+    {
+        W(layer), B(layer), DW(layer), DB(layer), WT(layer), Field(layer), InputGradientFlag(layer),
+        "Job_" + ForwardJob(layer), "Job_" + BackwardJob(layer), ForwardShape(layer), WeightGradientShape(layer), InputGradientShape(layer),
+    };
+}

@@ -1,0 +1,38 @@
+namespace NetDsl.Generators.Tests;
+
+/// <summary>
+/// The generated code of representative networks, compared with checked-in baselines (Baselines/*.g.cs.txt).
+/// Regenerate with <see cref="Baseline.RegenerateCommand"/>.
+/// </summary>
+public class SnapshotTests
+{
+    [Fact]
+    public void MnistMlp() => Verify(nameof(MnistMlp), TestNetworks.MnistMlp, "MnistMlp.DigitsMlp.g.cs");
+
+    [Fact]
+    public void MixedActivationsNoBias() => Verify(nameof(MixedActivationsNoBias), TestNetworks.MixedActivations, "Tests.Mixed.MixedNet.g.cs");
+
+    [Fact]
+    public void HiddenSoftmax() => Verify(nameof(HiddenSoftmax), TestNetworks.HiddenSoftmax, "Tests.Softmax.AttentionLike.g.cs");
+
+    [Fact]
+    public void OddSizes() => Verify(nameof(OddSizes), TestNetworks.OddSizes, "Tests.Odd.OddNet.g.cs");
+
+    [Fact]
+    public void GlobalNamespace() => Verify(nameof(GlobalNamespace), TestNetworks.GlobalNamespace, "GlobalNet.g.cs");
+
+    [Fact]
+    public void InternalNetwork() => Verify(nameof(InternalNetwork), TestNetworks.InternalNetwork, "Tests.Internal.HiddenNet.g.cs");
+
+    [Fact]
+    public void SingleLayer() => Verify(nameof(SingleLayer), TestNetworks.SingleLayer, "Tests.Single.SoftmaxRegression.g.cs");
+
+    private static void Verify(string name, string source, string expectedHintName)
+    {
+        var run = GeneratorHarness.Run(source);
+        GeneratorHarness.AssertCleanOutput(run);
+        var file = run.SingleSource;
+        Assert.Equal(expectedHintName, file.HintName);
+        Baseline.AssertMatches(name, file.Text);
+    }
+}
