@@ -177,6 +177,9 @@ public abstract class Network : IParallelJob, IDisposable
         GC.SuppressFinalize(this);
     }
 
+    /// <summary>Stops the worker threads of a network that was never disposed (the arena frees itself).</summary>
+    ~Network() => _pool?.Stop(); // null when the constructor threw before starting the pool
+
     /// <summary>Registers the layer views (called once by the generated constructor).</summary>
     protected void SetLayers(params Layer[] layers) => _layers = layers;
 

@@ -57,7 +57,7 @@ public sealed unsafe class Arena : IDisposable
     /// <exception cref="ObjectDisposedException">The arena was disposed.</exception>
     public Span<float> GetSpan(long offset, int length)
     {
-        if (offset < 0 || length < 0 || offset + length > Length)
+        if (offset < 0 || length < 0 || offset > Length - length)
         {
             throw new ArgumentOutOfRangeException(nameof(offset),
                 $"Range [{offset}, {offset + length}) is outside the arena of {Length} floats.");

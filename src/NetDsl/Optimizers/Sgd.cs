@@ -76,6 +76,11 @@ public sealed class Sgd : IOptimizer
         }
 
         Span<float> v = slice.State(0);
+        if (v.Length != n)
+        {
+            throw new ArgumentException($"SGD with momentum needs one state slot as long as the parameters ({n}), but the slice's state 0 has {v.Length}.", nameof(slice));
+        }
+
         ref float vr = ref MemoryMarshal.GetReference(v);
         float m = Momentum;
         var vm = Vector512.Create(m);

@@ -93,14 +93,14 @@ public sealed class WorkerPool : IDisposable
         }
 
         _job = null;
+        var failure = Interlocked.Exchange(ref _failure, null);
         if (local is not null)
         {
             throw local;
         }
 
-        if (_failure is { } failure)
+        if (failure is not null)
         {
-            _failure = null;
             throw new AggregateException("A NetDsl worker thread failed.", failure);
         }
     }
@@ -160,15 +160,20 @@ public sealed class WorkerPool : IDisposable
             return;
         }
 
+        Stop();
+        foreach (var t in _threads)
+        {
+            t.Join();
+        }
+    }
+
+    /// <summary>Tells the workers to exit without waiting (safe from a finalizer).</summary>
+    internal void Stop()
+    {
         lock (_gate)
         {
             _disposed = true;
             Monitor.PulseAll(_gate);
-        }
-
-        foreach (var t in _threads)
-        {
-            t.Join();
         }
     }
 }
@@ -182,7 +187,7 @@ public static class Partition
     /// </summary>
     public static (int Start, int End) Range(int count, int part, int parts, int align = 1)
     {
-        long blocks = (count + align - 1) / align;
+        long blocks = ((long)count + align - 1) / align;
         long startBlock = blocks * part / parts;
         long endBlock = blocks * (part + 1) / parts;
         int start = (int)Math.Min(count, startBlock * align);
