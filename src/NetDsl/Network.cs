@@ -10,7 +10,11 @@ namespace NetDsl;
 /// <param name="InputOffset">Start of the staged input batch.</param>
 /// <param name="OutputOffset">Start of the network's output batch (probabilities for a classifier).</param>
 /// <param name="ArenaLength">Total floats for the batch size the network was built for.</param>
-public readonly record struct NetworkLayout(int InputSize, int OutputSize, int ParameterLength, long InputOffset, long OutputOffset, long ArenaLength)
+/// <param name="InputChannels">For image inputs (C, H, W): C, else 0. Inputs arrive channels first and are staged channels last.</param>
+/// <param name="InputHeight">For image inputs: H, else 0.</param>
+/// <param name="InputWidth">For image inputs: W, else 0.</param>
+public readonly record struct NetworkLayout(int InputSize, int OutputSize, int ParameterLength, long InputOffset, long OutputOffset, long ArenaLength,
+    int InputChannels = 0, int InputHeight = 0, int InputWidth = 0)
 {
     /// <summary>Start of the gradient block (mirrors the parameter block).</summary>
     public long GradientOffset => ParameterLength;
@@ -39,9 +43,11 @@ public abstract class Network : IParallelJob, IDisposable
     /// <summary>Allocates the arena and starts the worker threads.</summary>
     /// <param name="batchSize">The largest batch a step takes.</param>
     /// <param name="threads">Threads per step; 0 means all processors.</param>
+    /// <param name="seed">Seed of the weight initialisation and of the dropout masks.</param>
     /// <param name="layout">The compile-time arena plan.</param>
-    protected Network(int batchSize, int threads, NetworkLayout layout)
+    protected Network(int batchSize, int threads, int seed, NetworkLayout layout)
     {
+        Seed = seed;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
         ArgumentOutOfRangeException.ThrowIfNegative(threads);
         BatchSize = batchSize;
@@ -88,6 +94,27 @@ public abstract class Network : IParallelJob, IDisposable
     /// <summary>Samples in the batch being processed.</summary>
     protected int Rows { get; private set; }
 
+    /// <summary>The seed the network was created with.</summary>
+    public int Seed { get; }
+
+    /// <summary>Training forward passes run so far (each one draws fresh dropout masks).</summary>
+    public long Steps { get; private set; }
+
+    /// <summary>Whether the pass in progress is a training pass (dropout active, batch statistics).</summary>
+    protected bool Training { get; private set; }
+
+    /// <summary>
+    /// The dropout seed of layer <paramref name="layer"/> for the current training pass: a hash of the network seed,
+    /// the step number and the layer, so masks are reproducible and independent between layers and steps.
+    /// </summary>
+    protected ulong DropoutSeed(int layer)
+    {
+        ulong z = unchecked((ulong)Seed * 0x9E3779B97F4A7C15UL + (ulong)Steps * 0xBF58476D1CE4E5B9UL + (ulong)layer * 0x94D049BB133111EBUL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
     /// <summary>The labels of the batch being processed.</summary>
     protected ReadOnlySpan<int> Labels => _labels.AsSpan(0, Rows);
 
@@ -100,6 +127,8 @@ public abstract class Network : IParallelJob, IDisposable
     public float ComputeGradients(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels)
     {
         int rows = StageBatch(inputs, labels);
+        Steps++;
+        Training = true;
         Forward(rows, training: true);
         Array.Clear(_lossPartials);
         Backward(rows);
@@ -157,8 +186,9 @@ public abstract class Network : IParallelJob, IDisposable
         for (int start = 0; start < count; start += BatchSize)
         {
             int rows = Math.Min(BatchSize, count - start);
-            inputs.Slice(start * InputSize, rows * InputSize).CopyTo(Arena.GetSpan(Layout.InputOffset, rows * InputSize));
+            StageInputs(inputs.Slice(start * InputSize, rows * InputSize));
             Rows = rows;
+            Training = false;
             Forward(rows, training: false);
             Arena.GetSpan(Layout.OutputOffset, rows * OutputSize).CopyTo(outputs.Slice(start * OutputSize, rows * OutputSize));
         }
@@ -238,10 +268,36 @@ public abstract class Network : IParallelJob, IDisposable
             }
         }
 
-        inputs.CopyTo(Arena.GetSpan(Layout.InputOffset, inputs.Length));
+        StageInputs(inputs);
         labels.CopyTo(_labels);
         Rows = rows;
         return rows;
+    }
+
+    /// <summary>Copies a batch into the arena, converting images from channels-first to the internal channels-last layout.</summary>
+    private void StageInputs(ReadOnlySpan<float> inputs)
+    {
+        var destination = Arena.GetSpan(Layout.InputOffset, inputs.Length);
+        int c = Layout.InputChannels, h = Layout.InputHeight, w = Layout.InputWidth;
+        if (c <= 1)
+        {
+            inputs.CopyTo(destination); // flat, or one channel: both layouts coincide
+            return;
+        }
+
+        int plane = h * w, sample = c * plane;
+        for (int n = 0; n < inputs.Length / sample; n++)
+        {
+            var src = inputs.Slice(n * sample, sample);
+            var dst = destination.Slice(n * sample, sample);
+            for (int ch = 0; ch < c; ch++)
+            {
+                for (int p = 0; p < plane; p++)
+                {
+                    dst[p * c + ch] = src[ch * plane + p];
+                }
+            }
+        }
     }
 
     private void UpdateParameters(int part, int parts)

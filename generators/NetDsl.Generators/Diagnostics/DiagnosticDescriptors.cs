@@ -82,6 +82,41 @@ public static class DiagnosticDescriptors
         "The layer name '{0}' collides with a member NetDsl generates or inherits from NetDsl.Network; rename the property",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor NeedsImageInput = new(
+        "NDSL0015", "Layer needs an image input",
+        "The {0} layer '{1}' needs a (channels, height, width) input, but receives {2}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor WindowLargerThanInput = new(
+        "NDSL0016", "Window larger than its input",
+        "The {0} layer '{1}' has a {2}x{3} window, larger than its {4}x{5} input",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor NonIntegralOutput = new(
+        "NDSL0017", "Window does not tile the input",
+        "The {0} layer '{1}' does not tile its input {2}: (W - K) / S + 1 = ({3} - {4}) / {5} + 1 = {6} is not a whole number; change the stride or the window, or use Padding.Same",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor MisplacedLayer = new(
+        "NDSL0018", "Layer placed where it makes no sense",
+        "The {0} layer '{1}' makes no sense here: {2}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor OutOfRange = new(
+        "NDSL0019", "Option out of range",
+        "{0} is {1}; it must be in {2}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor LossNeedsClassScores = new(
+        "NDSL0020", "Loss needs class scores",
+        "The last layer '{0}' outputs {1}, but {2} needs one score per class; end the network with Flatten and Dense(classes)",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor NoTrainableLayer = new(
+        "NDSL0021", "No trainable layer",
+        "The network '{0}' has no layer with trainable parameters; add a Dense or Conv2D layer",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     public static readonly DiagnosticDescriptor InternalError = new(
         "NDSL9999", "NetDsl generator internal error",
         "NetDsl could not generate '{0}' because of an internal error ({1}); please report it",
@@ -92,6 +127,7 @@ public static class DiagnosticDescriptors
     {
         ClassNotPartial, MissingInput, NonPositiveSize, LossActivationMismatch, UnknownMember, NoLayers,
         LayerTypeMismatch, LayerNotPartial, UnsupportedClassShape, DenseNeedsFlatInput, TooFewClasses,
-        UnknownEnumValue, NetworkTooLarge, ReservedLayerName, InternalError,
+        UnknownEnumValue, NetworkTooLarge, ReservedLayerName, NeedsImageInput, WindowLargerThanInput, NonIntegralOutput,
+        MisplacedLayer, OutOfRange, LossNeedsClassScores, NoTrainableLayer, InternalError,
     }.ToDictionary(d => d.Id);
 }

@@ -81,6 +81,7 @@ public static class CpuEmitter
             EmitSchedule(w, plan);
             EmitJobs(w, plan);
             EmitShapes(w, plan);
+            EmitWindowShapes(w, plan);
         }
 
         string hint = (spec.Namespace is null ? "" : spec.Namespace + ".") + spec.ClassName + ".g.cs";
@@ -131,7 +132,10 @@ public static class CpuEmitter
             w.Line("long at = ActivationOffset;");
             foreach (var buffer in activations)
             {
-                w.Line($"long {Local(buffer.Name)} = at; at += global::NetDsl.Arena.Padded({Num(buffer.Size)}L * batchSize); // {buffer.Shape} {buffer.Comment}");
+                string size = buffer.SizedBy is { } sizedBy
+                    ? $"global::NetDsl.Kernels.Conv2D.PreparedWeightsLength<{Naming.Shape(sizedBy)}>()"
+                    : $"{Num(buffer.Size)}L * batchSize";
+                w.Line($"long {Local(buffer.Name)} = at; at += global::NetDsl.Arena.Padded({size}); // {buffer.Shape} {buffer.Comment}");
             }
 
             w.Line($"return new ActivationPlan({string.Join(", ", activations.Select(b => Local(b.Name)))}, at);");
@@ -147,7 +151,7 @@ public static class CpuEmitter
         w.Line("private readonly ActivationPlan _a;");
         foreach (var layer in network.Layers)
         {
-            w.Line($"private readonly global::NetDsl.DenseLayer {Field(layer)};");
+            w.Line($"private readonly global::{layer.Spec.PropertyType} {Field(layer)};");
         }
 
         foreach (var layer in network.Layers.Skip(1))
@@ -155,13 +159,14 @@ public static class CpuEmitter
             w.Line($"private bool {InputGradientFlag(layer)}; // some layer below {layer.Name} trains, so the gradient flows through it");
         }
 
+        var input = spec.InputShape;
         w.Line();
         w.Line("/// <summary>");
-        w.Line($"/// Creates the network for batches of up to <paramref name=\"batchSize\"/> samples of {network.InputSize} floats:");
+        w.Line($"/// Creates the network for batches of up to <paramref name=\"batchSize\"/> samples of shape ({string.Join(", ", input)}){(input.Count == 3 ? " (channels, height, width)" : "")}:");
         w.Line("/// allocates its one arena and initialises the weights (Glorot uniform, zero bias), reproducibly from <paramref name=\"seed\"/>.");
         w.Line("/// </summary>");
         w.Line("/// <param name=\"batchSize\">The largest number of samples a step takes.</param>");
-        w.Line("/// <param name=\"seed\">Seed of the weight initialisation.</param>");
+        w.Line("/// <param name=\"seed\">Seed of the weight initialisation and the dropout masks.</param>");
         w.Line("/// <param name=\"threads\">Threads each step runs on; 0 uses every processor.</param>");
         w.Line($"public {Naming.Identifier(spec.ClassName)}(int batchSize, int seed = 0, int threads = 0)");
         w.Line("    : this(batchSize, seed, threads, PlaceActivations(batchSize))");
@@ -169,32 +174,103 @@ public static class CpuEmitter
         w.Line("}");
         w.Line();
         w.Line($"private {Naming.Identifier(spec.ClassName)}(int batchSize, int seed, int threads, ActivationPlan a)");
-        using (w.Block($"    : base(batchSize, threads, new global::NetDsl.NetworkLayout({network.InputSize}, {network.Last.OutputSize}, ParameterLength, a.{plan.InputBuffer}, a.{plan.OutputBuffer}, a.End))"))
+        string image = input.Count == 3 ? $", {input[0]}, {input[1]}, {input[2]}" : "";
+        using (w.Block($"    : base(batchSize, threads, seed, new global::NetDsl.NetworkLayout({network.InputSize}, {network.Last.OutputSize}, ParameterLength, a.{plan.InputBuffer}, a.{plan.OutputBuffer}, a.End{image}))"))
         {
             w.Line("_a = a;");
             foreach (var layer in network.Layers)
             {
-                long length = Lowerer.Padded((long)layer.InputSize * layer.OutputSize) + (layer.Spec.UseBias ? Lowerer.Padded(layer.OutputSize) : 0);
-                string bias = layer.Spec.UseBias ? Lowerer.B(layer) : "-1";
-                w.Line($"{Field(layer)} = new global::NetDsl.DenseLayer(this, \"{layer.Name}\", {layer.Index}, {layer.InputSize}, {layer.OutputSize}, global::NetDsl.Activation.{layer.Activation}, {Bool(layer.Spec.UseBias)}, {Lowerer.W(layer)}, {bias}, {Num(length)});");
+                w.Line($"{Field(layer)} = {NewLayer(layer)};");
             }
 
             w.Line($"base.SetLayers({string.Join(", ", network.Layers.Select(Field))});");
             w.Line("var random = new global::NetDsl.DeterministicRandom(unchecked((ulong)seed));");
             foreach (var layer in network.Layers)
             {
-                w.Line($"global::NetDsl.Initializers.GlorotUniform({Field(layer)}.Weights, {layer.InputSize}, {layer.OutputSize}, random);");
+                if (layer.Kind == LayerKind.Dense)
+                {
+                    w.Line($"global::NetDsl.Initializers.GlorotUniform({Field(layer)}.Weights, {layer.InputSize}, {layer.OutputSize}, random);");
+                }
+                else if (layer.Kind == LayerKind.Conv2D)
+                {
+                    var g = layer.Window!;
+                    w.Line($"global::NetDsl.Initializers.GlorotUniform({Field(layer)}.Weights, {g.KH * g.KW * g.InC}, {g.KH * g.KW * g.OutC}, random);");
+                }
+                else if (layer.Kind == LayerKind.BatchNorm)
+                {
+                    w.Line($"{Field(layer)}.Gamma.Fill(1f);");
+                    w.Line($"{Field(layer)}.MovingVariance.Fill(1f);");
+                }
             }
         }
 
         w.Line();
         foreach (var layer in network.Layers)
         {
-            w.Line($"/// <summary>{layer.Name}: Dense {layer.InputSize} -> {layer.OutputSize}, {layer.Activation}{(layer.Spec.UseBias ? "" : ", no bias")}.</summary>");
-            w.Line($"{layer.Spec.Accessibility} partial global::NetDsl.DenseLayer {Naming.Identifier(layer.Name)} {{ get => {Field(layer)}; }}");
+            w.Line($"/// <summary>{EscapeXml(Describe(layer))}.</summary>");
+            w.Line($"{layer.Spec.Accessibility} partial global::{layer.Spec.PropertyType} {Naming.Identifier(layer.Name)} {{ get => {Field(layer)}; }}");
             w.Line();
         }
     }
+
+    private static string Describe(ShapedLayer layer)
+    {
+        string shapes = $"({string.Join(", ", layer.InputShape)}) -> ({string.Join(", ", layer.OutputShape)})";
+        return layer.Kind switch
+        {
+            LayerKind.Dense => $"{layer.Name}: Dense {shapes}, {layer.Activation}{(layer.Spec.UseBias ? "" : ", no bias")}",
+            LayerKind.Conv2D => $"{layer.Name}: Conv2D {layer.Window!.KH}x{layer.Window.KW}, stride {layer.Window.StrideH}x{layer.Window.StrideW}, {(PaddingKind)layer.Spec.Padding} padding, {shapes}, {layer.Activation}",
+            LayerKind.MaxPool2D or LayerKind.AvgPool2D => $"{layer.Name}: {layer.Kind} {layer.Window!.KH}x{layer.Window.KW}, stride {layer.Window.StrideH}x{layer.Window.StrideW}, {(PaddingKind)layer.Spec.Padding} padding, {shapes}",
+            LayerKind.Dropout => $"{layer.Name}: Dropout, rate {layer.Spec.Rate.ToString("R", CultureInfo.InvariantCulture)}, {shapes}",
+            LayerKind.Activation => $"{layer.Name}: Activation {layer.Activation}, {shapes}",
+            _ => $"{layer.Name}: {layer.Kind} {shapes}",
+        };
+    }
+
+    private static string NewLayer(ShapedLayer layer)
+    {
+        string shape = $"new[] {{ {string.Join(", ", layer.OutputShape)} }}";
+        string head = $"this, \"{layer.Name}\", {layer.Index}, {shape}";
+        long Length(long weights, int bias) => Lowerer.Padded(weights) + (layer.Spec.UseBias ? Lowerer.Padded(bias) : 0);
+        switch (layer.Kind)
+        {
+            case LayerKind.Dense:
+            {
+                string bias = layer.Spec.UseBias ? Lowerer.B(layer) : "-1";
+                return $"new global::NetDsl.DenseLayer(this, \"{layer.Name}\", {layer.Index}, {layer.InputSize}, {layer.OutputSize}, global::NetDsl.Activation.{layer.Activation}, {Bool(layer.Spec.UseBias)}, {Lowerer.W(layer)}, {bias}, {Num(Length((long)layer.InputSize * layer.OutputSize, layer.OutputSize))})";
+            }
+
+            case LayerKind.Conv2D:
+            {
+                var g = layer.Window!;
+                string bias = layer.Spec.UseBias ? Lowerer.B(layer) : "-1";
+                return $"new global::NetDsl.Conv2DLayer({head}, {g.InC}, {g.OutC}, {g.KH}, {g.KW}, {g.StrideH}, {g.StrideW}, global::NetDsl.Padding.{(PaddingKind)layer.Spec.Padding}, global::NetDsl.Activation.{layer.Activation}, {Bool(layer.Spec.UseBias)}, {Lowerer.W(layer)}, {bias}, {Num(Length((long)g.KH * g.KW * g.InC * g.OutC, g.OutC))})";
+            }
+
+            case LayerKind.MaxPool2D:
+            case LayerKind.AvgPool2D:
+            {
+                var g = layer.Window!;
+                return $"new global::NetDsl.PoolingLayer({head}, {Bool(layer.Kind == LayerKind.MaxPool2D)}, {g.KH}, {g.KW}, {g.StrideH}, {g.StrideW}, global::NetDsl.Padding.{(PaddingKind)layer.Spec.Padding})";
+            }
+
+            case LayerKind.Dropout:
+                return $"new global::NetDsl.DropoutLayer({head}, {Float(layer.Spec.Rate)})";
+            case LayerKind.BatchNorm:
+            {
+                int channels = layer.InputShape.Count == 3 ? layer.InputShape[0] : layer.InputSize;
+                long trainable = 2 * Lowerer.Padded(channels);
+                return $"new global::NetDsl.BatchNormLayer({head}, {channels}, {Float(layer.Spec.Momentum)}, {Float(layer.Spec.Epsilon)}, {Naming.Gamma(layer.Name)}, {Naming.Beta(layer.Name)}, {Naming.MovingMean(layer.Name)}, {Naming.MovingVariance(layer.Name)}, {Num(trainable)})";
+            }
+
+            case LayerKind.Activation:
+                return $"new global::NetDsl.ActivationLayer({head}, global::NetDsl.Activation.{layer.Activation})";
+            default:
+                return $"new global::NetDsl.FlattenLayer({head})";
+        }
+    }
+
+    private static string Float(double value) => ((float)value).ToString("R", CultureInfo.InvariantCulture) + "f";
 
     private static void EmitSchedule(SourceWriter w, ExecutionPlan plan)
     {
@@ -211,7 +287,8 @@ public static class CpuEmitter
         {
             foreach (var phase in plan.Forward)
             {
-                w.Line($"base.Dispatch(Job_{phase.Name}); // {phase.Comment}");
+                bool trainingOnly = phase.Ops.All(o => o.Kind == OpKind.DropoutForward);
+                w.Line($"{(trainingOnly ? "if (training) " : "")}base.Dispatch(Job_{phase.Name}); // {phase.Comment}");
             }
 
             if (plan.InferenceTail.Count > 0)
@@ -231,15 +308,19 @@ public static class CpuEmitter
         using (w.Block("protected override void Backward(int rows)"))
         {
             // A layer passes the gradient down only when some layer below it trains.
-            string below = "";
+            string below = "false";
             foreach (var layer in network.Layers)
             {
                 if (layer.Index > 0)
                 {
                     w.Line($"{InputGradientFlag(layer)} = {below};");
+                    below = InputGradientFlag(layer);
                 }
 
-                below = layer.Index == 0 ? $"{Field(layer)}.Trainable" : $"{InputGradientFlag(layer)} || {Field(layer)}.Trainable";
+                if (layer.ParameterCount > 0)
+                {
+                    below = below == "false" ? $"{Field(layer)}.Trainable" : $"{below} || {Field(layer)}.Trainable";
+                }
             }
 
             foreach (var phase in plan.Loss.Concat(plan.Backward))
@@ -272,7 +353,7 @@ public static class CpuEmitter
                     w.Line($"case Job_{phase.Name}: // {phase.Comment}");
                     w.Line("{");
                     // Each thread's share of every dimension this phase splits (ops split by the same rows stay row-local).
-                    foreach (var (dim, align) in phase.Ops.Select(SplitOf).Distinct())
+                    foreach (var (dim, align) in phase.Ops.Where(o => !SplitsItself(o)).Select(SplitOf).Distinct())
                     {
                         w.Line($"    var ({SplitName(dim, align)}_start, {SplitName(dim, align)}_end) = global::NetDsl.Threading.Partition.Range({dim}, part, parts, {align});");
                     }
@@ -336,15 +417,14 @@ public static class CpuEmitter
                     EpilogueKind.Activation => $"global::NetDsl.Kernels.Epilogue.Activation<global::NetDsl.Kernels.Act.{op.Activation}>",
                     _ => $"global::NetDsl.Kernels.Epilogue.ActivationGradient<global::NetDsl.Kernels.Act.{op.Activation}>",
                 };
-                string extra = (op.Bias is not null ? $", bias: {Ref(plan, op.Bias)}" : "") + (op.Aux is not null ? $", aux: {Ref(plan, op.Aux)}" : "");
-                w.Line($"{indent}global::NetDsl.Kernels.Gemm.Run<{ShapeName(plan, op)}, {epilogue}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, {range}_start, {range}_end, {op.P}{extra});");
+                w.Line($"{indent}global::NetDsl.Kernels.Gemm.Run<{ShapeName(plan, op)}, {epilogue}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, {range}_start, {range}_end, {op.P}{Extra(plan, op)});");
                 break;
             }
 
             case OpKind.ColumnSum:
             {
                 string range = SplitName(SplitOf(op));
-                w.Line($"{indent}global::NetDsl.Kernels.RowKernels.ColumnSums(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.C)}, rows, {op.N}, {range}_start, {range}_end);");
+                w.Line($"{indent}global::NetDsl.Kernels.RowKernels.ColumnSums(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.C)}, {op.M}, {op.N}, {range}_start, {range}_end);");
                 break;
             }
 
@@ -375,8 +455,88 @@ public static class CpuEmitter
                 w.Line($"{indent}base.AddLoss(part, global::NetDsl.Kernels.RowKernels.SoftmaxCrossEntropy(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, base.Labels, {op.N}, {range}_start, {range}_end, 1f / rows));");
                 break;
             }
+
+            case OpKind.ConvForward:
+                w.Line($"{indent}global::NetDsl.Kernels.Conv2D.Forward<{Naming.Shape(Layer(plan, op).Name)}, {Epilogue(op)}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, rows, part, parts{Extra(plan, op)});");
+                break;
+            case OpKind.ConvWeightGradient:
+                w.Line($"{indent}global::NetDsl.Kernels.Conv2D.WeightGradient<{Naming.Shape(Layer(plan, op).Name)}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, rows, part, parts);");
+                break;
+            case OpKind.ConvPrepare:
+                w.Line($"{indent}global::NetDsl.Kernels.Conv2D.PrepareInputGradient<{Naming.Shape(Layer(plan, op).Name)}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.C)}, part, parts);");
+                break;
+            case OpKind.ConvInputGradient:
+                w.Line($"{indent}global::NetDsl.Kernels.Conv2D.InputGradient<{Naming.Shape(Layer(plan, op).Name)}, {Epilogue(op)}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.Operands[0])}, {Ref(plan, op.C)}, rows, part, parts{Extra(plan, op)});");
+                break;
+            case OpKind.PoolForward:
+                w.Line($"{indent}global::NetDsl.Kernels.Pooling.{(Layer(plan, op).Kind == LayerKind.MaxPool2D ? "Max" : "Avg")}Forward<{Naming.Shape(Layer(plan, op).Name)}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.C)}, rows, part, parts);");
+                break;
+            case OpKind.PoolBackward:
+                w.Line(Layer(plan, op).Kind == LayerKind.MaxPool2D
+                    ? $"{indent}global::NetDsl.Kernels.Pooling.MaxBackward<{Naming.Shape(Layer(plan, op).Name)}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.Operands[0])}, {Ref(plan, op.C)}, rows, part, parts);"
+                    : $"{indent}global::NetDsl.Kernels.Pooling.AvgBackward<{Naming.Shape(Layer(plan, op).Name)}>(base.Arena, {Ref(plan, op.Operands[0])}, {Ref(plan, op.C)}, rows, part, parts);");
+                break;
+            case OpKind.DropoutForward:
+            case OpKind.DropoutBackward:
+            {
+                var layer = Layer(plan, op);
+                string method = op.Kind == OpKind.DropoutForward ? "Forward" : "Backward";
+                w.Line($"{indent}global::NetDsl.Kernels.Dropout.{method}(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.C)}, {Count(op.M)}, {Float(layer.Spec.Rate)}, base.DropoutSeed({layer.Index}), part, parts);");
+                break;
+            }
+
+            case OpKind.BatchNormForward:
+            {
+                var layer = Layer(plan, op);
+                var o = op.Operands;
+                w.Line($"{indent}if (base.Training && {Field(layer)}.Trainable)");
+                w.Line($"{indent}    global::NetDsl.Kernels.BatchNorm.TrainingForward(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.C)}, {o[0]}, {o[1]}, {o[2]}, {o[3]}, {o[4]}, {o[5]}, {op.M}, {op.N}, {Float(layer.Spec.Momentum)}, {Float(layer.Spec.Epsilon)}, part, parts);");
+                w.Line($"{indent}else");
+                w.Line($"{indent}    global::NetDsl.Kernels.BatchNorm.InferenceForward(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.C)}, {o[0]}, {o[1]}, {o[4]}, {o[5]}, {op.M}, {op.N}, {Float(layer.Spec.Epsilon)}, part, parts);");
+                break;
+            }
+
+            case OpKind.BatchNormBackward:
+            {
+                var layer = Layer(plan, op);
+                var o = op.Operands;
+                string inputGradient = layer.Index > 0 ? InputGradientFlag(layer) : "false";
+                w.Line($"{indent}if ({Field(layer)}.Trainable)");
+                w.Line($"{indent}    global::NetDsl.Kernels.BatchNorm.Backward(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, {o[0]}, {o[6]}, {o[7]}, {o[2]}, {o[3]}, {op.M}, {op.N}, computeParameterGradients: true, computeInputGradient: {inputGradient}, part, parts);");
+                w.Line($"{indent}else");
+                w.Line($"{indent}    global::NetDsl.Kernels.BatchNorm.InferenceBackward(base.Arena, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, {o[0]}, {o[5]}, {op.M}, {op.N}, {Float(layer.Spec.Epsilon)}, part, parts);");
+                break;
+            }
+
+            case OpKind.ActivationForward:
+                w.Line($"{indent}global::NetDsl.Kernels.Elementwise.Forward<global::NetDsl.Kernels.Act.{op.Activation}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.C)}, {Count(op.M)}, part, parts);");
+                break;
+            case OpKind.ActivationBackward:
+                w.Line($"{indent}global::NetDsl.Kernels.Elementwise.Backward<global::NetDsl.Kernels.Act.{op.Activation}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.Aux!)}, {Ref(plan, op.C)}, {Count(op.M)}, part, parts);");
+                break;
         }
     }
+
+    private static ShapedLayer Layer(ExecutionPlan plan, KernelOp op) => plan.Network.Layers[op.Layer];
+
+    private static string Epilogue(KernelOp op) => op.Epilogue switch
+    {
+        EpilogueKind.None => "global::NetDsl.Kernels.Epilogue.None",
+        EpilogueKind.BiasActivation => $"global::NetDsl.Kernels.Epilogue.BiasActivation<global::NetDsl.Kernels.Act.{op.Activation}>",
+        EpilogueKind.Activation => $"global::NetDsl.Kernels.Epilogue.Activation<global::NetDsl.Kernels.Act.{op.Activation}>",
+        _ => $"global::NetDsl.Kernels.Epilogue.ActivationGradient<global::NetDsl.Kernels.Act.{op.Activation}>",
+    };
+
+    private static string Extra(ExecutionPlan plan, KernelOp op)
+        => (op.Bias is not null ? $", bias: {Ref(plan, op.Bias)}" : "") + (op.Aux is not null ? $", aux: {Ref(plan, op.Aux)}" : "");
+
+    /// <summary>An element count (long: activations of large batches exceed int).</summary>
+    private static string Count(Dim dim) => dim.IsBatch ? $"(long)rows * {dim.Value}" : Num(dim.Value) + "L";
+
+    /// <summary>Kernels that split their work between parts themselves (given part and parts).</summary>
+    private static bool SplitsItself(KernelOp op) => op.Kind is OpKind.ConvForward or OpKind.ConvWeightGradient or OpKind.ConvPrepare or OpKind.ConvInputGradient
+        or OpKind.PoolForward or OpKind.PoolBackward or OpKind.DropoutForward or OpKind.DropoutBackward or OpKind.BatchNormForward or OpKind.BatchNormBackward
+        or OpKind.ActivationForward or OpKind.ActivationBackward;
 
     /// <summary>The dimension an op is split over between threads, and the alignment of the split points.</summary>
     private static (Dim Dim, int Align) SplitOf(KernelOp op) => op.Kind switch
@@ -407,6 +567,34 @@ public static class CpuEmitter
         }
     }
 
+    private static void EmitWindowShapes(SourceWriter w, ExecutionPlan plan)
+    {
+        foreach (var layer in plan.Network.Layers.Where(l => l.Window is not null))
+        {
+            var g = layer.Window!;
+            bool conv = layer.Kind == LayerKind.Conv2D;
+            w.Line($"/// <summary>{layer.Name}: {g.InH}x{g.InW}x{g.InC} -> {g.OutH}x{g.OutW}x{g.OutC} (channels last), window {g.KH}x{g.KW}, stride {g.StrideH}x{g.StrideW}, padding top {g.PadTop} left {g.PadLeft}.</summary>");
+            using (w.Block($"private readonly struct {Naming.Shape(layer.Name)} : global::NetDsl.Kernels.{(conv ? "IConvShape" : "IPoolShape")}"))
+            {
+                w.Line($"public static int InH => {g.InH};");
+                w.Line($"public static int InW => {g.InW};");
+                w.Line($"public static int {(conv ? "InC" : "C")} => {g.InC};");
+                w.Line($"public static int {(conv ? "KH" : "PoolH")} => {g.KH};");
+                w.Line($"public static int {(conv ? "KW" : "PoolW")} => {g.KW};");
+                w.Line($"public static int StrideH => {g.StrideH};");
+                w.Line($"public static int StrideW => {g.StrideW};");
+                w.Line($"public static int PadTop => {g.PadTop};");
+                w.Line($"public static int PadLeft => {g.PadLeft};");
+                w.Line($"public static int OutH => {g.OutH};");
+                w.Line($"public static int OutW => {g.OutW};");
+                if (conv)
+                {
+                    w.Line($"public static int Filters => {g.OutC};");
+                }
+            }
+        }
+    }
+
     private static IEnumerable<Phase> AllPhases(ExecutionPlan plan) => plan.Forward.Concat(plan.InferenceTail).Concat(plan.Loss).Concat(plan.Backward);
 
     private static string ShapeName(ExecutionPlan plan, KernelOp op)
@@ -417,12 +605,19 @@ public static class CpuEmitter
             : Naming.InputGradientShape(layer);
     }
 
-    private static string GuardExpression(ExecutionPlan plan, KernelOp op) => op.Guard switch
+    private static string GuardExpression(ExecutionPlan plan, KernelOp op)
     {
-        Guard.LayerTrainable => $"{Field(plan.Network.Layers[op.Layer])}.Trainable",
-        Guard.InputGradientNeeded => InputGradientFlag(plan.Network.Layers[op.Layer]),
-        _ => "true",
-    };
+        var layer = plan.Network.Layers[op.Layer];
+        string trainable = layer.ParameterCount > 0 ? $"{Field(layer)}.Trainable" : "false";
+        string below = layer.Index > 0 ? InputGradientFlag(layer) : "false";
+        return op.Guard switch
+        {
+            Guard.LayerTrainable => trainable,
+            Guard.InputGradientNeeded => below,
+            Guard.GradientNeeded => trainable == "false" ? below : below == "false" ? trainable : $"{trainable} || {below}",
+            _ => "true",
+        };
+    }
 
     private static string PhaseCondition(ExecutionPlan plan, Phase phase)
     {
@@ -433,7 +628,9 @@ public static class CpuEmitter
     private static string Ref(ExecutionPlan plan, string buffer)
     {
         var b = plan.Buffers.First(x => x.Name == buffer);
-        return b.Region == Region.Activations ? "_a." + b.Name : b.Name;
+        string name = b.Region == Region.Activations ? "_a." + b.Name : b.Name;
+        // A training-only buffer (dropout output) is its input outside training.
+        return b.InferenceAlias is { } alias ? $"(base.Training ? {name} : {Ref(plan, alias)})" : name;
     }
 
     private static string Field(ShapedLayer layer) => Naming.Field(layer.Name);

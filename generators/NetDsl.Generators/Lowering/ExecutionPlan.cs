@@ -22,14 +22,20 @@ public enum Region
 /// batch size is known. <paramref name="SharedWith"/> names an earlier buffer whose memory this one reuses
 /// (lifetimes do not overlap).
 /// </summary>
-public sealed record BufferPlan(string Name, Region Region, long Offset, long Size, string Shape, string Comment, string? SharedWith = null);
+/// <paramref name="InferenceAlias"/> names the buffer that stands in for this one outside training (a dropout
+/// output is its input in inference). A <paramref name="Size"/> of -1 means "as long as the kernel of
+/// <paramref name="SizedBy"/> asks for" (known to the runtime, not the generator).
+public sealed record BufferPlan(string Name, Region Region, long Offset, long Size, string Shape, string Comment, string? SharedWith = null,
+    string? InferenceAlias = null, string? SizedBy = null);
 
-/// <summary>A dimension that is either a compile-time constant or the number of rows in the current batch.</summary>
+/// <summary>A dimension that is either a compile-time constant or a constant times the number of samples in the batch.</summary>
 public sealed record Dim(int Value, bool IsBatch)
 {
-    public static Dim Batch { get; } = new(0, true);
+    public static Dim Batch { get; } = new(1, true);
     public static Dim Of(int value) => new(value, false);
-    public override string ToString() => IsBatch ? "rows" : Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    public static Dim PerSample(int value) => new(value, true);
+    public override string ToString() => !IsBatch ? Value.ToString(System.Globalization.CultureInfo.InvariantCulture)
+        : Value == 1 ? "rows" : "rows * " + Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
 
 public enum OpKind
@@ -46,6 +52,30 @@ public enum OpKind
     SoftmaxBackward,
     /// <summary>Probabilities B = softmax(A), loss sum, gradient C = (B - onehot) / rows.</summary>
     SoftmaxCrossEntropy,
+    /// <summary>C = epilogue(conv(A, B)) (NetDsl.Kernels.Conv2D.Forward).</summary>
+    ConvForward,
+    /// <summary>C = dW from input A and output gradient B.</summary>
+    ConvWeightGradient,
+    /// <summary>C = weights A re-laid-out for the input gradient.</summary>
+    ConvPrepare,
+    /// <summary>C = epilogue(input gradient of output gradient A through weights B, prepared weights in Operands[0]).</summary>
+    ConvInputGradient,
+    /// <summary>C = pool(A).</summary>
+    PoolForward,
+    /// <summary>C = gradient through the pool, from its input A, output B and output gradient Operands[0].</summary>
+    PoolBackward,
+    /// <summary>C = dropout(A) (training).</summary>
+    DropoutForward,
+    /// <summary>C = dropout mask applied to gradient A.</summary>
+    DropoutBackward,
+    /// <summary>C = batchnorm(A); Operands: gamma, beta, saved mean, saved inverse std, moving mean, moving variance.</summary>
+    BatchNormForward,
+    /// <summary>Gradient through batchnorm: input A, output gradient B, input gradient C; Operands as forward plus dgamma, dbeta.</summary>
+    BatchNormBackward,
+    /// <summary>C = f(A) element-wise.</summary>
+    ActivationForward,
+    /// <summary>C = A * f'(Aux) element-wise (Aux is f's output).</summary>
+    ActivationBackward,
 }
 
 public enum EpilogueKind
@@ -64,6 +94,8 @@ public enum Guard
     LayerTrainable,
     /// <summary>Some layer below the op's layer is trainable, so the gradient must flow through it.</summary>
     InputGradientNeeded,
+    /// <summary>The op's layer is trainable or some layer below it is (its gradient is needed at all).</summary>
+    GradientNeeded,
 }
 
 /// <summary>
@@ -85,7 +117,8 @@ public sealed record KernelOp(
     EpilogueKind Epilogue,
     ActivationKind Activation,
     string? Bias,
-    string? Aux);
+    string? Aux,
+    EquatableArray<string> Operands = default);
 
 /// <summary>
 /// Ops dispatched together: every op of a phase may run on any thread at once, so ops in one phase must be

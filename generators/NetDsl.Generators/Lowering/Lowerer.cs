@@ -49,156 +49,379 @@ public static class Lowerer
         var layers = network.Layers;
         int last = layers.Count - 1;
         var buffers = new List<BufferPlan>();
+        bool fusedLoss = network.Loss == LossKind.SparseCategoricalCrossEntropy;
 
-        // Parameters: per layer W then b, each aligned; gradients mirror them.
+        // The layer producing the logits: the last layer, or the one before a final Activation layer, whose
+        // softmax the loss fuses.
+        bool headIsActivation = layers[last].Kind == LayerKind.Activation;
+        int logitsLayer = headIsActivation ? last - 1 : last;
+
+        // ---- Parameters: per layer, each tensor aligned; gradients mirror them. ----
         long at = 0;
         foreach (var layer in layers)
         {
-            int inputs = layer.InputSize, units = layer.OutputSize;
-            buffers.Add(new BufferPlan(W(layer), Region.Parameters, at, (long)inputs * units, $"[{inputs} x {units}]", $"{layer.Name} weights"));
-            buffers.Add(new BufferPlan(DW(layer), Region.Gradients, at, (long)inputs * units, $"[{inputs} x {units}]", $"{layer.Name} weight gradients"));
-            at += Padded((long)inputs * units);
-            if (layer.Spec.UseBias)
+            switch (layer.Kind)
             {
-                buffers.Add(new BufferPlan(B(layer), Region.Parameters, at, units, $"[{units}]", $"{layer.Name} bias"));
-                buffers.Add(new BufferPlan(DB(layer), Region.Gradients, at, units, $"[{units}]", $"{layer.Name} bias gradients"));
-                at += Padded(units);
+                case LayerKind.Dense:
+                case LayerKind.Conv2D:
+                {
+                    long weights = layer.Kind == LayerKind.Dense ? (long)layer.InputSize * layer.OutputSize : layer.ParameterCount - (layer.Spec.UseBias ? layer.Window!.OutC : 0);
+                    int units = layer.Kind == LayerKind.Dense ? layer.OutputSize : layer.Window!.OutC;
+                    string shape = layer.Kind == LayerKind.Dense ? $"[{layer.InputSize} x {units}]" : $"[{layer.Window!.KH} x {layer.Window.KW} x {layer.Window.InC} x {units}]";
+                    buffers.Add(new BufferPlan(W(layer), Region.Parameters, at, weights, shape, $"{layer.Name} weights"));
+                    buffers.Add(new BufferPlan(DW(layer), Region.Gradients, at, weights, shape, $"{layer.Name} weight gradients"));
+                    at += Padded(weights);
+                    if (layer.Spec.UseBias)
+                    {
+                        buffers.Add(new BufferPlan(B(layer), Region.Parameters, at, units, $"[{units}]", $"{layer.Name} bias"));
+                        buffers.Add(new BufferPlan(DB(layer), Region.Gradients, at, units, $"[{units}]", $"{layer.Name} bias gradients"));
+                        at += Padded(units);
+                    }
+
+                    break;
+                }
+
+                case LayerKind.BatchNorm:
+                {
+                    int channels = Channels(layer);
+                    string shape = $"[{channels}]";
+                    buffers.Add(new BufferPlan(Naming.Gamma(layer.Name), Region.Parameters, at, channels, shape, $"{layer.Name} scale (gamma)"));
+                    buffers.Add(new BufferPlan(Naming.DGamma(layer.Name), Region.Gradients, at, channels, shape, $"{layer.Name} scale gradients"));
+                    at += Padded(channels);
+                    buffers.Add(new BufferPlan(Naming.Beta(layer.Name), Region.Parameters, at, channels, shape, $"{layer.Name} shift (beta)"));
+                    buffers.Add(new BufferPlan(Naming.DBeta(layer.Name), Region.Gradients, at, channels, shape, $"{layer.Name} shift gradients"));
+                    at += Padded(channels);
+                    // Moving statistics sit after the trainable block: saved with the weights, never touched by optimizers.
+                    buffers.Add(new BufferPlan(Naming.MovingMean(layer.Name), Region.Parameters, at, channels, shape, $"{layer.Name} moving mean (not trainable)"));
+                    at += Padded(channels);
+                    buffers.Add(new BufferPlan(Naming.MovingVariance(layer.Name), Region.Parameters, at, channels, shape, $"{layer.Name} moving variance (not trainable)"));
+                    at += Padded(channels);
+                    break;
+                }
             }
         }
 
         long parameterLength = at;
 
-        // Scratch: transposed weights of every layer that may pass a gradient down.
+        // ---- Scratch (batch-independent). ----
         long scratch = 0;
         for (int l = 1; l <= last; l++)
         {
             var layer = layers[l];
-            buffers.Add(new BufferPlan(WT(layer), Region.Scratch, scratch, (long)layer.InputSize * layer.OutputSize,
-                $"[{layer.OutputSize} x {layer.InputSize}]", $"{layer.Name} weights transposed, for the input gradient"));
-            scratch += Padded((long)layer.InputSize * layer.OutputSize);
+            if (layer.Kind == LayerKind.Dense)
+            {
+                buffers.Add(new BufferPlan(WT(layer), Region.Scratch, scratch, (long)layer.InputSize * layer.OutputSize,
+                    $"[{layer.OutputSize} x {layer.InputSize}]", $"{layer.Name} weights transposed, for the input gradient"));
+                scratch += Padded((long)layer.InputSize * layer.OutputSize);
+            }
         }
 
-        // Activations (per sample; placed in this order for the batch size at construction).
-        bool fusedLoss = network.Loss == LossKind.SparseCategoricalCrossEntropy;
-        buffers.Add(new BufferPlan(Input, Region.Activations, 0, network.InputSize, $"[rows x {network.InputSize}]", "staged input batch"));
-        foreach (var layer in layers)
+        foreach (var layer in layers.Where(l => l.Kind == LayerKind.BatchNorm))
         {
-            if (layer.Index == last && fusedLoss)
+            int channels = Channels(layer);
+            buffers.Add(new BufferPlan(Naming.SavedMean(layer.Name), Region.Scratch, scratch, channels, $"[{channels}]", $"{layer.Name} batch mean, for the backward pass"));
+            scratch += Padded(channels);
+            buffers.Add(new BufferPlan(Naming.SavedInvStd(layer.Name), Region.Scratch, scratch, channels, $"[{channels}]", $"{layer.Name} batch 1/sqrt(var + eps), for the backward pass"));
+            scratch += Padded(channels);
+        }
+
+        // ---- Activations (per sample; placed in order for the batch size at construction). ----
+        buffers.Add(new BufferPlan(Input, Region.Activations, 0, network.InputSize, $"[rows x {Describe(network.Spec.InputShape)}]", "staged input batch (channels last)"));
+        var output = new string[layers.Count];
+        for (int l = 0; l <= last; l++)
+        {
+            var layer = layers[l];
+            string below = l == 0 ? Input : output[l - 1];
+            if (layer.Kind == LayerKind.Flatten)
+            {
+                output[l] = below; // a view: channels-last images are already flat in memory
+            }
+            else if (l == logitsLayer && fusedLoss)
             {
                 buffers.Add(new BufferPlan(Logits, Region.Activations, 0, layer.OutputSize, $"[rows x {layer.OutputSize}]", $"{layer.Name} logits (before the softmax)"));
-                buffers.Add(new BufferPlan(Probabilities, Region.Activations, 0, layer.OutputSize, $"[rows x {layer.OutputSize}]", $"{layer.Name} class probabilities (the network output)"));
+                output[l] = Logits;
+            }
+            else if (l == last && fusedLoss)
+            {
+                output[l] = Probabilities; // the fused head
             }
             else
             {
-                buffers.Add(new BufferPlan(Out(layer), Region.Activations, 0, layer.OutputSize, $"[rows x {layer.OutputSize}]", $"{layer.Name} output, after {layer.Activation}"));
+                buffers.Add(new BufferPlan(Out(layer), Region.Activations, 0, layer.OutputSize, $"[rows x {Describe(layer.OutputShape)}]",
+                    $"{layer.Name} output{(layer.Kind is LayerKind.Dense or LayerKind.Conv2D ? ", after " + layer.Activation : "")}",
+                    InferenceAlias: layer.Kind == LayerKind.Dropout ? below : null));
+                output[l] = Out(layer);
             }
         }
 
-        // Gradients with respect to pre-activations: layer l's lives in slot (last - l) % 2; a layer reads its own
-        // slot and writes the other, so two buffers of the widest layer serve the whole backward pass.
+        if (fusedLoss)
+        {
+            buffers.Add(new BufferPlan(Probabilities, Region.Activations, 0, layers[last].OutputSize, $"[rows x {layers[last].OutputSize}]", "class probabilities (the network output)"));
+        }
+
         int widest = layers.Max(l => l.OutputSize);
-        buffers.Add(new BufferPlan(GradSlot(0), Region.Activations, 0, widest, $"[rows x {widest}]", "gradient w.r.t. pre-activations, even layers from the top"));
-        if (layers.Count > 1)
+        buffers.Add(new BufferPlan(GradSlot(0), Region.Activations, 0, widest, $"[rows x {widest}]", "gradient buffer A (layers alternate between A and B)"));
+        buffers.Add(new BufferPlan(GradSlot(1), Region.Activations, 0, widest, $"[rows x {widest}]", "gradient buffer B"));
+        foreach (var layer in layers.Where(l => l.Kind == LayerKind.Conv2D && l.Index > 0))
         {
-            buffers.Add(new BufferPlan(GradSlot(1), Region.Activations, 0, widest, $"[rows x {widest}]", "gradient w.r.t. pre-activations, odd layers from the top"));
+            buffers.Add(new BufferPlan(Naming.Prepared(layer.Name), Region.Activations, 0, -1, "[kernel-defined]", $"{layer.Name} weights re-laid-out for the input gradient", SizedBy: layer.Name));
         }
 
-        string OutputOf(int l) => l < 0 ? Input : l == last && fusedLoss ? Logits : Out(layers[l]);
-        string GradOf(int l) => GradSlot((last - l) % 2);
-
-        // Forward: one phase per layer.
-        var forward = new List<Phase>();
-        foreach (var layer in layers)
+        ActivationKind Act(int l) => layers[l].Kind is LayerKind.Dense or LayerKind.Conv2D or LayerKind.Activation ? layers[l].Activation : ActivationKind.Linear;
+        int ConsumerOf(int l)
         {
-            int l = layer.Index;
-            var ops = new List<KernelOp>();
-            bool softmaxHere = layer.Activation == ActivationKind.Softmax && !(l == last && fusedLoss);
-            var fused = l == last && fusedLoss || softmaxHere ? ActivationKind.Linear : layer.Activation;
-            ops.Add(new KernelOp(OpKind.MatMul,
-                $"{OutputOf(l)}[rows x {layer.OutputSize}] = {fused}({OutputOf(l - 1)}[rows x {layer.InputSize}] · {W(layer)}[{layer.InputSize} x {layer.OutputSize}]{(layer.Spec.UseBias ? " + " + B(layer) : "")})",
-                l, Guard.Always, OutputOf(l - 1), W(layer), OutputOf(l),
-                Dim.Batch, layer.OutputSize, Dim.Of(layer.InputSize), false,
-                layer.Spec.UseBias ? EpilogueKind.BiasActivation : EpilogueKind.Activation, fused,
-                layer.Spec.UseBias ? B(layer) : null, null));
-            if (softmaxHere)
+            int c = l + 1;
+            while (c <= last && layers[c].Kind == LayerKind.Flatten)
             {
-                ops.Add(new KernelOp(OpKind.Softmax, $"{OutputOf(l)} = softmax({OutputOf(l)}) row-wise", l, Guard.Always,
-                    OutputOf(l), null, OutputOf(l), Dim.Batch, layer.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Softmax, null, null));
+                c++;
             }
 
-            forward.Add(new Phase(Naming.ForwardJob(layer.Name), $"{layer.Name}: Dense {layer.InputSize} -> {layer.OutputSize}, {layer.Activation}", ops.ToEquatableArray()));
+            return c;
         }
 
-        var lastLayer = layers[last];
+        bool HasInputGradientKernel(int c) => c <= last && layers[c].Kind is LayerKind.Dense or LayerKind.Conv2D;
+
+        // The consumer's input-gradient epilogue applies layer l's activation derivative when it can (element-wise
+        // activations only); otherwise layer l applies it itself in a phase of its own.
+        bool FusedByConsumer(int l) => Act(l) is not (ActivationKind.Linear or ActivationKind.Softmax) && HasInputGradientKernel(ConsumerOf(l));
+
+        // ---- Forward. ----
+        var forward = new List<Phase>();
+        for (int l = 0; l <= last; l++)
+        {
+            var layer = layers[l];
+            string x = l == 0 ? Input : output[l - 1];
+            string y = output[l];
+            var ops = new List<KernelOp>();
+            bool softmaxSeparately = layer.Activation == ActivationKind.Softmax && !(l == logitsLayer && fusedLoss);
+            var fused = (l == logitsLayer && fusedLoss) || softmaxSeparately ? ActivationKind.Linear : layer.Activation;
+            string describe = $"{layer.Name}: {layer.Kind} {Describe(layer.InputShape)} -> {Describe(layer.OutputShape)}";
+            switch (layer.Kind)
+            {
+                case LayerKind.Dense:
+                    ops.Add(new KernelOp(OpKind.MatMul,
+                        $"{y}[rows x {layer.OutputSize}] = {fused}({x}[rows x {layer.InputSize}] · {W(layer)}[{layer.InputSize} x {layer.OutputSize}]{(layer.Spec.UseBias ? " + " + B(layer) : "")})",
+                        l, Guard.Always, x, W(layer), y, Dim.Batch, layer.OutputSize, Dim.Of(layer.InputSize), false,
+                        layer.Spec.UseBias ? EpilogueKind.BiasActivation : EpilogueKind.Activation, fused, layer.Spec.UseBias ? B(layer) : null, null));
+                    if (softmaxSeparately)
+                    {
+                        ops.Add(new KernelOp(OpKind.Softmax, $"{y} = softmax({y}) row-wise", l, Guard.Always,
+                            y, null, y, Dim.Batch, layer.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Softmax, null, null));
+                    }
+
+                    describe += $", {layer.Activation}";
+                    break;
+                case LayerKind.Conv2D:
+                    ops.Add(new KernelOp(OpKind.ConvForward,
+                        $"{y} = {fused}(conv{layer.Window!.KH}x{layer.Window.KW}({x}, {W(layer)}){(layer.Spec.UseBias ? " + " + B(layer) : "")})",
+                        l, Guard.Always, x, W(layer), y, Dim.Batch, layer.Window.OutC, Dim.Of(0), false,
+                        layer.Spec.UseBias ? EpilogueKind.BiasActivation : EpilogueKind.Activation, fused, layer.Spec.UseBias ? B(layer) : null, null));
+                    describe += $", {layer.Activation}";
+                    break;
+                case LayerKind.MaxPool2D:
+                case LayerKind.AvgPool2D:
+                    ops.Add(new KernelOp(OpKind.PoolForward, $"{y} = {(layer.Kind == LayerKind.MaxPool2D ? "max" : "average")} over {layer.Window!.KH}x{layer.Window.KW} windows of {x}",
+                        l, Guard.Always, x, null, y, Dim.Batch, 0, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null));
+                    break;
+                case LayerKind.Dropout:
+                    ops.Add(new KernelOp(OpKind.DropoutForward, $"{y} = dropout({x}, rate {Rate(layer)}) (training only; in inference {y} is {x})",
+                        l, Guard.Always, x, null, y, Dim.PerSample(layer.OutputSize), 0, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null));
+                    break;
+                case LayerKind.BatchNorm:
+                    ops.Add(new KernelOp(OpKind.BatchNormForward, $"{y} = batchnorm({x}) over {Channels(layer)} channels (batch statistics in training, moving statistics otherwise)",
+                        l, Guard.Always, x, null, y, Dim.PerSample(layer.OutputSize / Channels(layer)), Channels(layer), Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null,
+                        BatchNormOperands(layer)));
+                    break;
+                case LayerKind.Activation:
+                    if (l == last && fusedLoss)
+                    {
+                        continue; // the loss (training) and the inference tail apply it
+                    }
+
+                    ops.Add(layer.Activation == ActivationKind.Softmax
+                        ? new KernelOp(OpKind.Softmax, $"{y} = softmax({x}) row-wise", l, Guard.Always, x, null, y, Dim.Batch, layer.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Softmax, null, null)
+                        : new KernelOp(OpKind.ActivationForward, $"{y} = {layer.Activation}({x})", l, Guard.Always, x, null, y, Dim.PerSample(layer.OutputSize), 0, Dim.Of(0), false, EpilogueKind.None, layer.Activation, null, null));
+                    describe += $", {layer.Activation}";
+                    break;
+                case LayerKind.Flatten:
+                    continue; // no work: a view of its input
+            }
+
+            forward.Add(new Phase(Naming.ForwardJob(layer.Name), describe, ops.ToEquatableArray()));
+        }
+
+        var head = layers[logitsLayer];
         var inferenceTail = new List<Phase>();
         if (fusedLoss)
         {
             inferenceTail.Add(new Phase("Predict_Softmax", "class probabilities for Predict", new[]
             {
                 new KernelOp(OpKind.Softmax, $"{Probabilities} = softmax({Logits}) row-wise", last, Guard.Always,
-                    Logits, null, Probabilities, Dim.Batch, lastLayer.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Softmax, null, null),
+                    Logits, null, Probabilities, Dim.Batch, head.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Softmax, null, null),
             }.ToEquatableArray()));
         }
 
-        // Loss (fused softmax + cross-entropy), plus the weight transposes the backward pass will need.
+        // ---- Loss (fused softmax + cross-entropy), plus the weight re-layouts the backward pass needs. ----
         var lossOps = new List<KernelOp>
         {
             new(OpKind.SoftmaxCrossEntropy,
-                $"{Probabilities} = softmax({Logits}); loss += -log p[label]; {GradOf(last)} = (p - onehot(label)) / rows",
-                last, Guard.Always, Logits, Probabilities, GradOf(last), Dim.Batch, lastLayer.OutputSize, Dim.Of(0), false,
+                $"{Probabilities} = softmax({Logits}); loss += -log p[label]; {GradSlot(0)} = (p - onehot(label)) / rows",
+                logitsLayer, Guard.Always, Logits, Probabilities, GradSlot(0), Dim.Batch, head.OutputSize, Dim.Of(0), false,
                 EpilogueKind.None, ActivationKind.Softmax, null, null),
         };
         for (int l = 1; l <= last; l++)
         {
             var layer = layers[l];
-            lossOps.Add(new KernelOp(OpKind.Transpose, $"{WT(layer)}[{layer.OutputSize} x {layer.InputSize}] = {W(layer)}^T",
-                l, Guard.InputGradientNeeded, W(layer), null, WT(layer), Dim.Of(layer.InputSize), layer.OutputSize, Dim.Of(0), false,
-                EpilogueKind.None, ActivationKind.Linear, null, null));
+            if (layer.Kind == LayerKind.Dense)
+            {
+                lossOps.Add(new KernelOp(OpKind.Transpose, $"{WT(layer)}[{layer.OutputSize} x {layer.InputSize}] = {W(layer)}^T",
+                    l, Guard.InputGradientNeeded, W(layer), null, WT(layer), Dim.Of(layer.InputSize), layer.OutputSize, Dim.Of(0), false,
+                    EpilogueKind.None, ActivationKind.Linear, null, null));
+            }
+            else if (layer.Kind == LayerKind.Conv2D)
+            {
+                lossOps.Add(new KernelOp(OpKind.ConvPrepare, $"{Naming.Prepared(layer.Name)} = {W(layer)} re-laid-out for the input gradient",
+                    l, Guard.InputGradientNeeded, W(layer), null, Naming.Prepared(layer.Name), Dim.Of(0), 0, Dim.Of(0), false,
+                    EpilogueKind.None, ActivationKind.Linear, null, null));
+            }
         }
 
         var lossPhases = new[] { new Phase("Loss", $"{network.Loss}, fused with the softmax", lossOps.ToEquatableArray()) };
 
-        // Backward: one phase per layer, top down.
+        // ---- Backward, top down. slot: which gradient buffer holds the gradient w.r.t. the current layer's output. ----
         var backward = new List<Phase>();
-        for (int l = last; l >= 0; l--)
+        int slot = 0;
+        for (int l = headIsActivation && fusedLoss ? last - 1 : last; l >= 0; l--)
         {
             var layer = layers[l];
-            var ops = new List<KernelOp>
+            string g = GradSlot(slot), other = GradSlot(1 - slot);
+            string x = l == 0 ? Input : output[l - 1];
+            bool lossGivesPreActivation = l == logitsLayer && fusedLoss;
+
+            // The activation derivative, when neither the loss nor the consumer applied it.
+            bool needsDerivative = !lossGivesPreActivation && !FusedByConsumer(l) && Act(l) != ActivationKind.Linear;
+            if (needsDerivative)
             {
-                new(OpKind.MatMul, $"{DW(layer)}[{layer.InputSize} x {layer.OutputSize}] = {OutputOf(l - 1)}^T · {GradOf(l)}[rows x {layer.OutputSize}]",
-                    l, Guard.LayerTrainable, OutputOf(l - 1), GradOf(l), DW(layer), Dim.Of(layer.InputSize), layer.OutputSize, Dim.Batch, true,
-                    EpilogueKind.None, ActivationKind.Linear, null, null),
-            };
-            if (layer.Spec.UseBias)
-            {
-                ops.Add(new KernelOp(OpKind.ColumnSum, $"{DB(layer)}[{layer.OutputSize}] = column sums of {GradOf(l)}", l, Guard.LayerTrainable,
-                    GradOf(l), null, DB(layer), Dim.Batch, layer.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null));
+                var op = Act(l) == ActivationKind.Softmax
+                    ? new KernelOp(OpKind.SoftmaxBackward, $"{g} = gradient through the softmax of {layer.Name}", l, Guard.GradientNeeded,
+                        g, null, g, Dim.Batch, layer.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Softmax, null, output[l])
+                    : new KernelOp(OpKind.ActivationBackward, $"{g} = {g} * {Act(l)}'({output[l]})", l, Guard.GradientNeeded,
+                        g, null, g, Dim.PerSample(layer.OutputSize), 0, Dim.Of(0), false, EpilogueKind.None, Act(l), null, output[l]);
+                backward.Add(new Phase(Naming.DerivativeJob(layer.Name), $"{layer.Name}: gradient through its {Act(l)}", new[] { op }.ToEquatableArray()));
             }
 
-            if (l > 0)
+            var ops = new List<KernelOp>();
+            // The epilogue of an input-gradient kernel: apply the derivative of the layer below when that layer cannot.
+            int belowIndex = l - 1;
+            while (belowIndex >= 0 && layers[belowIndex].Kind == LayerKind.Flatten)
             {
-                var below = layers[l - 1];
-                bool softmaxBelow = below.Activation == ActivationKind.Softmax;
-                ops.Add(new KernelOp(OpKind.MatMul,
-                    softmaxBelow
-                        ? $"{GradOf(l - 1)}[rows x {layer.InputSize}] = {GradOf(l)} · {WT(layer)}"
-                        : $"{GradOf(l - 1)}[rows x {layer.InputSize}] = ({GradOf(l)} · {WT(layer)}) * {below.Activation}'({Out(below)})",
-                    l, Guard.InputGradientNeeded, GradOf(l), WT(layer), GradOf(l - 1), Dim.Batch, layer.InputSize, Dim.Of(layer.OutputSize), false,
-                    softmaxBelow ? EpilogueKind.None : EpilogueKind.ActivationGradient, below.Activation, null, softmaxBelow ? null : Out(below)));
-                if (softmaxBelow)
+                belowIndex--;
+            }
+
+            bool fuseBelow = belowIndex >= 0 && FusedByConsumer(belowIndex) && ConsumerOf(belowIndex) == l;
+            var belowAct = fuseBelow ? Act(belowIndex) : ActivationKind.Linear;
+            string? belowOut = fuseBelow ? output[belowIndex] : null;
+            string comment;
+            switch (layer.Kind)
+            {
+                case LayerKind.Dense:
+                    ops.Add(new KernelOp(OpKind.MatMul, $"{DW(layer)}[{layer.InputSize} x {layer.OutputSize}] = {x}^T · {g}[rows x {layer.OutputSize}]",
+                        l, Guard.LayerTrainable, x, g, DW(layer), Dim.Of(layer.InputSize), layer.OutputSize, Dim.Batch, true,
+                        EpilogueKind.None, ActivationKind.Linear, null, null));
+                    if (layer.Spec.UseBias)
+                    {
+                        ops.Add(new KernelOp(OpKind.ColumnSum, $"{DB(layer)}[{layer.OutputSize}] = column sums of {g}", l, Guard.LayerTrainable,
+                            g, null, DB(layer), Dim.Batch, layer.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null));
+                    }
+
+                    if (l > 0)
+                    {
+                        ops.Add(new KernelOp(OpKind.MatMul,
+                            fuseBelow ? $"{other}[rows x {layer.InputSize}] = ({g} · {WT(layer)}) * {belowAct}'({belowOut})" : $"{other}[rows x {layer.InputSize}] = {g} · {WT(layer)}",
+                            l, Guard.InputGradientNeeded, g, WT(layer), other, Dim.Batch, layer.InputSize, Dim.Of(layer.OutputSize), false,
+                            fuseBelow ? EpilogueKind.ActivationGradient : EpilogueKind.None, belowAct, null, belowOut));
+                        slot = 1 - slot;
+                    }
+
+                    comment = l > 0 ? $"{layer.Name}: weight, bias and input gradients" : $"{layer.Name}: weight and bias gradients (nothing below needs an input gradient)";
+                    break;
+                case LayerKind.Conv2D:
                 {
-                    ops.Add(new KernelOp(OpKind.SoftmaxBackward, $"{GradOf(l - 1)} = gradient through the softmax of {below.Name}", l, Guard.InputGradientNeeded,
-                        GradOf(l - 1), null, GradOf(l - 1), Dim.Batch, below.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Softmax, null, Out(below)));
+                    int pixels = layer.Window!.OutH * layer.Window.OutW;
+                    ops.Add(new KernelOp(OpKind.ConvWeightGradient, $"{DW(layer)} = weight gradient of {layer.Name} from {x} and {g}",
+                        l, Guard.LayerTrainable, x, g, DW(layer), Dim.Batch, layer.Window.OutC, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null));
+                    if (layer.Spec.UseBias)
+                    {
+                        ops.Add(new KernelOp(OpKind.ColumnSum, $"{DB(layer)}[{layer.Window.OutC}] = sums of {g} over samples and pixels", l, Guard.LayerTrainable,
+                            g, null, DB(layer), Dim.PerSample(pixels), layer.Window.OutC, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null));
+                    }
+
+                    if (l > 0)
+                    {
+                        ops.Add(new KernelOp(OpKind.ConvInputGradient,
+                            fuseBelow ? $"{other} = (input gradient of {layer.Name} from {g}) * {belowAct}'({belowOut})" : $"{other} = input gradient of {layer.Name} from {g}",
+                            l, Guard.InputGradientNeeded, g, W(layer), other, Dim.Batch, 0, Dim.Of(0), false,
+                            fuseBelow ? EpilogueKind.ActivationGradient : EpilogueKind.None, belowAct, null, belowOut,
+                            new[] { Naming.Prepared(layer.Name) }.ToEquatableArray()));
+                        slot = 1 - slot;
+                    }
+
+                    comment = l > 0 ? $"{layer.Name}: weight, bias and input gradients" : $"{layer.Name}: weight and bias gradients (nothing below needs an input gradient)";
+                    break;
                 }
+
+                case LayerKind.MaxPool2D:
+                case LayerKind.AvgPool2D:
+                    if (l == 0)
+                    {
+                        continue;
+                    }
+
+                    ops.Add(new KernelOp(OpKind.PoolBackward, $"{other} = gradient through the pooling of {layer.Name} from {g}", l, Guard.InputGradientNeeded,
+                        x, output[l], other, Dim.Batch, 0, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null, new[] { g }.ToEquatableArray()));
+                    slot = 1 - slot;
+                    comment = $"{layer.Name}: gradient through the pooling";
+                    break;
+                case LayerKind.Dropout:
+                    if (l == 0)
+                    {
+                        continue;
+                    }
+
+                    ops.Add(new KernelOp(OpKind.DropoutBackward, $"{g} = {g} masked like the forward pass (in place)", l, Guard.InputGradientNeeded,
+                        g, null, g, Dim.PerSample(layer.OutputSize), 0, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null));
+                    comment = $"{layer.Name}: gradient through the dropout mask";
+                    break;
+                case LayerKind.BatchNorm:
+                    ops.Add(new KernelOp(OpKind.BatchNormBackward, $"{Naming.DGamma(layer.Name)}, {Naming.DBeta(layer.Name)} and {g} = gradient through {layer.Name} (in place)",
+                        l, Guard.GradientNeeded, x, g, g, Dim.PerSample(layer.OutputSize / Channels(layer)), Channels(layer), Dim.Of(0), false,
+                        EpilogueKind.None, ActivationKind.Linear, null, null, BatchNormOperands(layer)));
+                    comment = $"{layer.Name}: scale, shift and input gradients";
+                    break;
+                default:
+                    continue; // Flatten: a view; Activation: handled by the derivative phase above
             }
 
-            backward.Add(new Phase(Naming.BackwardJob(layer.Name), l > 0 ? $"{layer.Name}: weight, bias and input gradients" : $"{layer.Name}: weight and bias gradients (nothing below needs an input gradient)", ops.ToEquatableArray()));
+            backward.Add(new Phase(Naming.BackwardJob(layer.Name), comment, ops.ToEquatableArray()));
         }
 
         return new ExecutionPlan(network, buffers.ToEquatableArray(), parameterLength, scratch,
             forward.ToEquatableArray(), inferenceTail.ToEquatableArray(), lossPhases.ToEquatableArray(), backward.ToEquatableArray(),
-            Input, fusedLoss ? Probabilities : Out(lastLayer));
+            Input, fusedLoss ? Probabilities : output[last]);
     }
+
+    private static int Channels(ShapedLayer layer) => layer.InputShape.Count == 3 ? layer.InputShape[0] : layer.InputSize;
+
+    private static string Rate(ShapedLayer layer) => layer.Spec.Rate.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Shape as the summary shows it: channels first.</summary>
+    private static string Describe(EquatableArray<int> shape) => string.Join(" x ", shape);
+
+    private static EquatableArray<string> BatchNormOperands(ShapedLayer layer) => new[]
+    {
+        Naming.Gamma(layer.Name), Naming.Beta(layer.Name), Naming.SavedMean(layer.Name), Naming.SavedInvStd(layer.Name),
+        Naming.MovingMean(layer.Name), Naming.MovingVariance(layer.Name), Naming.DGamma(layer.Name), Naming.DBeta(layer.Name),
+    }.ToEquatableArray();
 
     public const string Input = "Input";
     public const string Logits = "Logits";

@@ -15,7 +15,7 @@ public static class Naming
         "BatchSize", "InputSize", "OutputSize", "Threads", "Layers", "Parameters", "Gradients", "ParameterCount",
         "ComputeGradients", "TrainStep", "Predict", "Dispose", "Arena", "Layout", "Rows", "Labels", "Dispatch",
         "AddLoss", "SetLayers", "Forward", "Backward", "ExecuteJob", "Equals", "GetHashCode", "ToString", "GetType",
-        "MemberwiseClone", "Finalize",
+        "MemberwiseClone", "Finalize", "Seed", "Steps", "Training", "DropoutSeed", "NonTrainableParameterCount",
     };
 
     /// <summary>Class-level members the emitter declares independently of the layers.</summary>
@@ -30,6 +30,17 @@ public static class Naming
         => SyntaxFacts.IsReservedKeyword(SyntaxFacts.GetKeywordKind(name)) ? "@" + name : name;
 
     public static string W(string layer) => layer + "_W";
+    public static string Gamma(string layer) => layer + "_gamma";
+    public static string Beta(string layer) => layer + "_beta";
+    public static string MovingMean(string layer) => layer + "_movingMean";
+    public static string MovingVariance(string layer) => layer + "_movingVariance";
+    public static string DGamma(string layer) => layer + "_dgamma";
+    public static string DBeta(string layer) => layer + "_dbeta";
+    public static string SavedMean(string layer) => layer + "_SavedMean";
+    public static string SavedInvStd(string layer) => layer + "_SavedInvStd";
+    public static string Prepared(string layer) => layer + "_Prepared";
+    public static string Shape(string layer) => layer + "_Shape";
+    public static string DerivativeJob(string layer) => "Derivative_" + layer;
     public static string B(string layer) => layer + "_b";
     public static string DW(string layer) => layer + "_dW";
     public static string DB(string layer) => layer + "_db";
@@ -47,6 +58,7 @@ public static class Naming
     public static IEnumerable<string> LayerMembers(string layer) => new[]
     {
         W(layer), B(layer), DW(layer), DB(layer), WT(layer), Field(layer), InputGradientFlag(layer),
-        "Job_" + ForwardJob(layer), "Job_" + BackwardJob(layer), ForwardShape(layer), WeightGradientShape(layer), InputGradientShape(layer),
+        "Job_" + ForwardJob(layer), "Job_" + BackwardJob(layer), "Job_" + DerivativeJob(layer), ForwardShape(layer), WeightGradientShape(layer), InputGradientShape(layer),
+        Gamma(layer), Beta(layer), MovingMean(layer), MovingVariance(layer), DGamma(layer), DBeta(layer), Shape(layer),
     };
 }

@@ -4,6 +4,20 @@ namespace NetDsl.Generators.Model;
 public enum LayerKind
 {
     Dense,
+    Conv2D,
+    MaxPool2D,
+    AvgPool2D,
+    Flatten,
+    Dropout,
+    BatchNorm,
+    Activation,
+}
+
+/// <summary>Mirrors NetDsl.Padding (same numeric values).</summary>
+public enum PaddingKind
+{
+    Valid = 0,
+    Same = 1,
 }
 
 /// <summary>Mirrors NetDsl.Activation (same numeric values).</summary>
@@ -22,15 +36,23 @@ public enum LossKind
     SparseCategoricalCrossEntropy = 0,
 }
 
-/// <summary>One declared layer, as written: the output of the syntax stage.</summary>
+/// <summary>One declared layer, as written (values may be invalid: shape inference checks them).</summary>
 /// <param name="Name">The property name.</param>
 /// <param name="Kind">Which layer attribute.</param>
-/// <param name="Units">Dense: output features as written (may be invalid; shape inference checks).</param>
-/// <param name="Activation">The fused activation (raw value; may be out of range).</param>
+/// <param name="Units">Dense: output features; Conv2D: filters.</param>
+/// <param name="Activation">The fused (or, for an Activation layer, the applied) activation, raw value.</param>
 /// <param name="UseBias">Whether a bias is added.</param>
 /// <param name="PropertyType">The property's declared type, fully qualified.</param>
 /// <param name="Accessibility">The property's accessibility keywords as written (e.g. "public").</param>
 /// <param name="Attribute">Where the layer attribute is.</param>
+/// <param name="WindowHeight">Conv2D kernel or pooling window rows.</param>
+/// <param name="WindowWidth">Conv2D kernel or pooling window columns.</param>
+/// <param name="StrideHeight">Vertical stride as written (0: default).</param>
+/// <param name="StrideWidth">Horizontal stride as written (0: default).</param>
+/// <param name="Padding">Raw NetDsl.Padding value.</param>
+/// <param name="Rate">Dropout rate.</param>
+/// <param name="Momentum">BatchNorm momentum.</param>
+/// <param name="Epsilon">BatchNorm epsilon.</param>
 public sealed record LayerSpec(
     string Name,
     LayerKind Kind,
@@ -39,7 +61,15 @@ public sealed record LayerSpec(
     bool UseBias,
     string PropertyType,
     string Accessibility,
-    LocationInfo? Attribute);
+    LocationInfo? Attribute,
+    int WindowHeight = 0,
+    int WindowWidth = 0,
+    int StrideHeight = 0,
+    int StrideWidth = 0,
+    int Padding = 0,
+    double Rate = 0,
+    double Momentum = 0.99,
+    double Epsilon = 0.001);
 
 /// <summary>The whole declaration, as plain equatable data: the output of the syntax stage.</summary>
 public sealed record NetworkSpec(

@@ -19,8 +19,18 @@ public static class NetworkParser
     public const string NetworkAttributeName = "NetDsl.NetworkAttribute";
     private const string InputAttributeName = "NetDsl.InputAttribute";
     private const string LayerAttributeBaseName = "NetDsl.LayerAttribute";
-    private const string DenseAttributeName = "NetDsl.DenseAttribute";
-    private const string DenseLayerTypeName = "NetDsl.DenseLayer";
+    /// <summary>Layer attribute -> (kind, required property type).</summary>
+    private static readonly Dictionary<string, (LayerKind Kind, string Type)> LayerAttributes = new()
+    {
+        ["NetDsl.DenseAttribute"] = (LayerKind.Dense, "NetDsl.DenseLayer"),
+        ["NetDsl.Conv2DAttribute"] = (LayerKind.Conv2D, "NetDsl.Conv2DLayer"),
+        ["NetDsl.MaxPool2DAttribute"] = (LayerKind.MaxPool2D, "NetDsl.PoolingLayer"),
+        ["NetDsl.AvgPool2DAttribute"] = (LayerKind.AvgPool2D, "NetDsl.PoolingLayer"),
+        ["NetDsl.FlattenAttribute"] = (LayerKind.Flatten, "NetDsl.FlattenLayer"),
+        ["NetDsl.DropoutAttribute"] = (LayerKind.Dropout, "NetDsl.DropoutLayer"),
+        ["NetDsl.BatchNormAttribute"] = (LayerKind.BatchNorm, "NetDsl.BatchNormLayer"),
+        ["NetDsl.ActivationAttribute"] = (LayerKind.Activation, "NetDsl.ActivationLayer"),
+    };
     private const string NetworkBaseName = "NetDsl.Network";
 
     public static ParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
@@ -148,7 +158,7 @@ public static class NetworkParser
             var attribute = layerAttributes[0];
             var attributeLocation = AttributeLocation(attribute, cancellationToken) ?? propertyLocation;
             string attributeName = attribute.AttributeClass!.ToDisplayString();
-            if (attributeName != DenseAttributeName)
+            if (!LayerAttributes.TryGetValue(attributeName, out var known))
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnknownMember, propertyLocation, property.Name, type.Name));
                 canGenerate = false;
@@ -163,28 +173,20 @@ public static class NetworkParser
             }
 
             string propertyType = property.Type.ToDisplayString();
-            if (propertyType != DenseLayerTypeName)
+            if (propertyType != known.Type)
             {
                 var typeSyntax = (property.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(cancellationToken) as PropertyDeclarationSyntax)?.Type;
+                string shortAttribute = attribute.AttributeClass!.Name.EndsWith("Attribute", System.StringComparison.Ordinal)
+                    ? attribute.AttributeClass.Name.Substring(0, attribute.AttributeClass.Name.Length - "Attribute".Length)
+                    : attribute.AttributeClass.Name;
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LayerTypeMismatch,
-                    LocationInfo.From(typeSyntax) ?? propertyLocation, property.Name, "Dense", "DenseLayer", property.Type.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat)));
+                    LocationInfo.From(typeSyntax) ?? propertyLocation, property.Name, shortAttribute, known.Type.Substring("NetDsl.".Length),
+                    property.Type.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat)));
                 canGenerate = false;
                 continue;
             }
 
-            int units = attribute.ConstructorArguments.Length > 0 && attribute.ConstructorArguments[0].Value is int u ? u : 0;
-            int activation = attribute.ConstructorArguments.Length > 1 && attribute.ConstructorArguments[1].Value is int a ? a : 0;
-            bool useBias = true;
-            foreach (var named in attribute.NamedArguments)
-            {
-                if (named.Key == "UseBias" && named.Value.Value is bool b)
-                {
-                    useBias = b;
-                }
-            }
-
-            layers.Add(new LayerSpec(property.Name, LayerKind.Dense, units, activation, useBias, propertyType,
-                AccessibilityKeywords(property.DeclaredAccessibility), attributeLocation));
+            layers.Add(ReadLayer(property.Name, known.Kind, attribute, propertyType, AccessibilityKeywords(property.DeclaredAccessibility), attributeLocation));
         }
 
         if (!canGenerate)
@@ -203,6 +205,46 @@ public static class NetworkParser
             inputLocation,
             layers.ToEquatableArray());
         return new ParseResult(spec, diagnostics.ToEquatableArray());
+    }
+
+    /// <summary>Reads a layer attribute's arguments by constructor parameter name and named property.</summary>
+    private static LayerSpec ReadLayer(string name, LayerKind kind, AttributeData attribute, string propertyType, string accessibility, LocationInfo? location)
+    {
+        var values = new Dictionary<string, object?>(System.StringComparer.Ordinal);
+        var parameters = attribute.AttributeConstructor?.Parameters ?? ImmutableArray<IParameterSymbol>.Empty;
+        for (int i = 0; i < attribute.ConstructorArguments.Length && i < parameters.Length; i++)
+        {
+            values[parameters[i].Name] = attribute.ConstructorArguments[i].Kind == TypedConstantKind.Array ? null : attribute.ConstructorArguments[i].Value;
+        }
+
+        foreach (var named in attribute.NamedArguments)
+        {
+            values[named.Key] = named.Value.Kind == TypedConstantKind.Array ? null : named.Value.Value;
+        }
+
+        int Int(string key, int fallback) => values.TryGetValue(key, out var v) && v is int i ? i : fallback;
+        double Double(string key, double fallback) => values.TryGetValue(key, out var v) ? v switch { double d => d, float f => f, int i => i, _ => fallback } : fallback;
+        bool Bool(string key, bool fallback) => values.TryGetValue(key, out var v) && v is bool b ? b : fallback;
+
+        int window = Int("kernelSize", Int("poolSize", 0));
+        int stride = Int("Stride", kind == LayerKind.Conv2D ? 1 : 0);
+        return new LayerSpec(
+            name,
+            kind,
+            Units: Int("units", Int("filters", 0)),
+            Activation: Int("activation", 0),
+            UseBias: Bool("UseBias", true),
+            PropertyType: propertyType,
+            Accessibility: accessibility,
+            Attribute: location,
+            WindowHeight: Int("kernelHeight", Int("poolHeight", window)),
+            WindowWidth: Int("kernelWidth", Int("poolWidth", window)),
+            StrideHeight: Int("StrideHeight", 0) is var sh and not 0 ? sh : stride,
+            StrideWidth: Int("StrideWidth", 0) is var sw and not 0 ? sw : stride,
+            Padding: Int("Padding", 0),
+            Rate: Double("rate", 0),
+            Momentum: Double("Momentum", 0.99),
+            Epsilon: Double("Epsilon", 0.001));
     }
 
     private static LocationInfo? AttributeLocation(AttributeData attribute, CancellationToken cancellationToken)

@@ -11,9 +11,13 @@ namespace NetDsl.Generators.Shapes;
 /// <param name="Index">Position, from 0.</param>
 /// <param name="InputShape">Shape of one input sample.</param>
 /// <param name="OutputShape">Shape of one output sample.</param>
-/// <param name="ParameterCount">Weights plus biases.</param>
-public sealed record ShapedLayer(LayerSpec Spec, int Index, EquatableArray<int> InputShape, EquatableArray<int> OutputShape, long ParameterCount)
+/// <param name="ParameterCount">Weights plus biases (and BatchNorm statistics).</param>
+/// <param name="Window">Conv2D and pooling window arithmetic.</param>
+public sealed record ShapedLayer(LayerSpec Spec, int Index, EquatableArray<int> InputShape, EquatableArray<int> OutputShape, long ParameterCount, Geometry? Window = null)
 {
+    public LayerKind Kind => Spec.Kind;
+    public bool IsImage => OutputShape.Count == 3;
+
     public string Name => Spec.Name;
     public ActivationKind Activation => (ActivationKind)Spec.Activation;
     public int InputSize => Product(InputShape);
@@ -21,6 +25,11 @@ public sealed record ShapedLayer(LayerSpec Spec, int Index, EquatableArray<int> 
 
     internal static int Product(EquatableArray<int> shape) => shape.Aggregate(1, (a, b) => a * b);
 }
+
+/// <summary>
+/// The resolved window arithmetic of a Conv2D or pooling layer (input channels-last internally: H, W, C).
+/// </summary>
+public sealed record Geometry(int InH, int InW, int InC, int KH, int KW, int StrideH, int StrideW, int PadTop, int PadLeft, int OutH, int OutW, int OutC);
 
 /// <summary>A network whose every shape checked out.</summary>
 public sealed record ShapedNetwork(NetworkSpec Spec, EquatableArray<ShapedLayer> Layers, long ParameterCount)
@@ -109,6 +118,7 @@ public static class ShapeInference
         var shape = spec.InputShape;
         long total = 0;
         bool shapesKnown = true;
+        LayerKind? previous = null;
         foreach (var layer in spec.Layers)
         {
             if (!Enum.IsDefined(typeof(ActivationKind), layer.Activation))
@@ -116,35 +126,18 @@ public static class ShapeInference
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnknownEnumValue, layer.Attribute, $"The activation of '{layer.Name}'", layer.Activation, "NetDsl.Activation"));
             }
 
-            switch (layer.Kind)
+            // Options are checked for every layer; shapes only while they are known.
+            var shaped = Propagate(layer, layers.Count, shapesKnown ? shape : null, previous, diagnostics);
+            previous = layer.Kind;
+            if (shaped is null)
             {
-                case LayerKind.Dense:
-                    if (layer.Units <= 0)
-                    {
-                        diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NonPositiveSize, layer.Attribute, $"The unit count of Dense layer '{layer.Name}'", layer.Units));
-                        shapesKnown = false;
-                        break;
-                    }
-
-                    if (!shapesKnown)
-                    {
-                        break;
-                    }
-
-                    if (shape.Count != 1)
-                    {
-                        diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.DenseNeedsFlatInput, layer.Attribute, layer.Name, FormatShape(shape)));
-                        shapesKnown = false;
-                        break;
-                    }
-
-                    long parameters = (long)shape[0] * layer.Units + (layer.UseBias ? layer.Units : 0);
-                    total += parameters;
-                    var output = new EquatableArray<int>(new[] { layer.Units });
-                    layers.Add(new ShapedLayer(layer, layers.Count, shape, output, parameters));
-                    shape = output;
-                    break;
+                shapesKnown = false;
+                continue;
             }
+
+            total += shaped.ParameterCount;
+            layers.Add(shaped);
+            shape = shaped.OutputShape;
         }
 
         if (total > MaxParameters)
@@ -158,6 +151,11 @@ public static class ShapeInference
         }
 
         var network = new ShapedNetwork(spec, layers.ToEquatableArray(), total);
+        if (!layers.Any(l => l.Kind is LayerKind.Dense or LayerKind.Conv2D or LayerKind.BatchNorm))
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NoTrainableLayer, spec.NetworkAttribute, spec.ClassName));
+        }
+
         if (lossKnown)
         {
             CheckLoss(network, diagnostics);
@@ -200,12 +198,222 @@ public static class ShapeInference
         }
     }
 
+    /// <summary>One layer's output shape from its input shape, or null (with diagnostics) when it cannot be computed.</summary>
+    private static ShapedLayer? Propagate(LayerSpec layer, int index, EquatableArray<int>? knownShape, LayerKind? previous, List<DiagnosticInfo> diagnostics)
+    {
+        var shape = knownShape ?? EquatableArray<int>.Empty;
+        int before = diagnostics.Count;
+        string kind = layer.Kind.ToString();
+        var activation = (ActivationKind)layer.Activation;
+        switch (layer.Kind)
+        {
+            case LayerKind.Dense:
+            {
+                if (layer.Units <= 0)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NonPositiveSize, layer.Attribute, $"The unit count of Dense layer '{layer.Name}'", layer.Units));
+                    return null;
+                }
+
+                if (knownShape is null)
+                {
+                    return null;
+                }
+
+                if (shape.Count != 1)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.DenseNeedsFlatInput, layer.Attribute, layer.Name, FormatShape(shape)));
+                    return null;
+                }
+
+                long parameters = (long)shape[0] * layer.Units + (layer.UseBias ? layer.Units : 0);
+                return new ShapedLayer(layer, index, shape, Shape(layer.Units), parameters);
+            }
+
+            case LayerKind.Conv2D:
+            case LayerKind.MaxPool2D:
+            case LayerKind.AvgPool2D:
+            {
+                bool conv = layer.Kind == LayerKind.Conv2D;
+                if (conv && layer.Units <= 0)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NonPositiveSize, layer.Attribute, $"The filter count of Conv2D layer '{layer.Name}'", layer.Units));
+                }
+
+                string window = conv ? "kernel" : "pool";
+                if (layer.WindowHeight <= 0 || layer.WindowWidth <= 0)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NonPositiveSize, layer.Attribute, $"The {window} size of {kind} layer '{layer.Name}'",
+                        layer.WindowHeight <= 0 ? layer.WindowHeight : layer.WindowWidth));
+                }
+
+                int strideH = layer.StrideHeight == 0 && !conv ? layer.WindowHeight : layer.StrideHeight;
+                int strideW = layer.StrideWidth == 0 && !conv ? layer.WindowWidth : layer.StrideWidth;
+                if (strideH <= 0 || strideW <= 0)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NonPositiveSize, layer.Attribute, $"The stride of {kind} layer '{layer.Name}'", strideH <= 0 ? strideH : strideW));
+                }
+
+                if (!Enum.IsDefined(typeof(PaddingKind), layer.Padding))
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnknownEnumValue, layer.Attribute, $"The padding of '{layer.Name}'", layer.Padding, "NetDsl.Padding"));
+                }
+
+                if (conv && activation == ActivationKind.Softmax)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.MisplacedLayer, layer.Attribute, kind, layer.Name, "a Softmax activation needs a flat input; put it on a Dense layer"));
+                }
+
+                if (knownShape is null || diagnostics.Count > before)
+                {
+                    return null;
+                }
+
+                if (shape.Count != 3)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NeedsImageInput, layer.Attribute, kind, layer.Name, FormatShape(shape)));
+                }
+
+                if (diagnostics.Count > before)
+                {
+                    return null;
+                }
+
+                int c = shape[0], h = shape[1], w = shape[2];
+                var rows = Axis(layer, kind, "height", h, layer.WindowHeight, strideH, shape, diagnostics);
+                var cols = Axis(layer, kind, "width", w, layer.WindowWidth, strideW, shape, diagnostics);
+                if (rows is null || cols is null)
+                {
+                    if (diagnostics.Count == before)
+                    {
+                        diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WindowLargerThanInput, layer.Attribute, kind, layer.Name, layer.WindowHeight, layer.WindowWidth, h, w));
+                    }
+
+                    return null;
+                }
+
+                int outC = conv ? layer.Units : c;
+                var geometry = new Geometry(h, w, c, layer.WindowHeight, layer.WindowWidth, strideH, strideW, rows.Value.Pad, cols.Value.Pad, rows.Value.Out, cols.Value.Out, outC);
+                long parameters = conv ? (long)layer.WindowHeight * layer.WindowWidth * c * outC + (layer.UseBias ? outC : 0) : 0;
+                return new ShapedLayer(layer, index, shape, Shape(outC, rows.Value.Out, cols.Value.Out), parameters, geometry);
+            }
+
+            case LayerKind.Flatten:
+                if (knownShape is null)
+                {
+                    return null;
+                }
+
+                if (shape.Count == 1)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.MisplacedLayer, layer.Attribute, kind, layer.Name, $"its input {FormatShape(shape)} is already flat"));
+                    return null;
+                }
+
+                return new ShapedLayer(layer, index, shape, Shape(ShapedLayer.Product(shape)), 0);
+
+            case LayerKind.Dropout:
+                if (!(layer.Rate >= 0 && layer.Rate < 1))
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutOfRange, layer.Attribute, $"The dropout rate of '{layer.Name}'",
+                        layer.Rate.ToString("R", System.Globalization.CultureInfo.InvariantCulture), "[0, 1)"));
+                    return null;
+                }
+
+                return knownShape is null ? null : new ShapedLayer(layer, index, shape, shape, 0);
+
+            case LayerKind.BatchNorm:
+            {
+                if (previous == LayerKind.BatchNorm)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.MisplacedLayer, layer.Attribute, kind, layer.Name, "it directly follows another BatchNorm, which already normalised these values"));
+                }
+
+                if (!(layer.Momentum >= 0 && layer.Momentum < 1))
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutOfRange, layer.Attribute, $"The momentum of '{layer.Name}'",
+                        layer.Momentum.ToString("R", System.Globalization.CultureInfo.InvariantCulture), "[0, 1)"));
+                }
+
+                if (!(layer.Epsilon > 0 && layer.Epsilon < 1))
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutOfRange, layer.Attribute, $"The epsilon of '{layer.Name}'",
+                        layer.Epsilon.ToString("R", System.Globalization.CultureInfo.InvariantCulture), "(0, 1)"));
+                }
+
+                if (knownShape is null || diagnostics.Count > before)
+                {
+                    return null;
+                }
+
+                int channels = shape.Count == 3 ? shape[0] : ShapedLayer.Product(shape);
+                return new ShapedLayer(layer, index, shape, shape, 4L * channels);
+            }
+
+            case LayerKind.Activation:
+                if (knownShape is null)
+                {
+                    return null;
+                }
+
+                if (activation == ActivationKind.Softmax && shape.Count != 1)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.MisplacedLayer, layer.Attribute, kind, layer.Name, $"Softmax needs a flat input, but receives {FormatShape(shape)}; add Flatten first"));
+                    return null;
+                }
+
+                return new ShapedLayer(layer, index, shape, shape, 0);
+        }
+
+        return null;
+    }
+
+    /// <summary>Output size and leading padding along one axis, or null (with a diagnostic) when the window does not fit.</summary>
+    private static (int Out, int Pad)? Axis(LayerSpec layer, string kind, string axis, int size, int window, int stride, EquatableArray<int> shape, List<DiagnosticInfo> diagnostics)
+    {
+        if ((PaddingKind)layer.Padding == PaddingKind.Same)
+        {
+            int outSize = (size + stride - 1) / stride;
+            int total = Math.Max((outSize - 1) * stride + window - size, 0);
+            return (outSize, total / 2);
+        }
+
+        if (window > size)
+        {
+            return null;
+        }
+
+        if ((size - window) % stride != 0)
+        {
+            string value = ((double)(size - window) / stride + 1).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NonIntegralOutput, layer.Attribute, kind, layer.Name, $"{FormatShape(shape)} along its {axis}", size, window, stride, value));
+            return null;
+        }
+
+        return ((size - window) / stride + 1, 0);
+    }
+
+    private static EquatableArray<int> Shape(params int[] dims) => new(dims);
+
     private static void CheckLoss(ShapedNetwork network, List<DiagnosticInfo> diagnostics)
     {
         var last = network.Last;
         switch (network.Loss)
         {
             case LossKind.SparseCategoricalCrossEntropy:
+                if (last.OutputShape.Count != 1)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LossNeedsClassScores, last.Spec.Attribute, last.Name, FormatShape(last.OutputShape), network.Loss));
+                    return;
+                }
+
+                if (last.Kind is not (LayerKind.Dense or LayerKind.Activation))
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.MisplacedLayer, last.Spec.Attribute, last.Kind.ToString(), last.Name,
+                        $"it cannot be the last layer: {network.Loss} needs the class scores of a Dense layer (optionally followed by an Activation layer)"));
+                    return;
+                }
+
                 if (last.Activation is not (ActivationKind.Softmax or ActivationKind.Linear))
                 {
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LossActivationMismatch, last.Spec.Attribute,
@@ -216,6 +424,14 @@ public static class ShapeInference
                 if (last.OutputSize < 2)
                 {
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.TooFewClasses, last.Spec.Attribute, last.Name, last.OutputSize, network.Loss));
+                }
+
+                if (last.Kind == LayerKind.Activation && network.Layers.Count > 1
+                    && network.Layers[network.Layers.Count - 2] is { Kind: LayerKind.Dense or LayerKind.Activation } before
+                    && before.Activation != ActivationKind.Linear)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.MisplacedLayer, last.Spec.Attribute, last.Kind.ToString(), last.Name,
+                        $"the loss fuses this {last.Activation} with the logits of '{before.Name}', which must then be Linear, not {before.Activation}"));
                 }
 
                 break;

@@ -10,7 +10,15 @@ public abstract class Layer
     private readonly int[] _outputShape;
 
     /// <summary>Creates the view (called by generated code).</summary>
-    protected Layer(Network owner, string name, int index, int[] outputShape, long parameterOffset, int parameterLength, int parameterCount)
+    /// <param name="owner">The network.</param>
+    /// <param name="name">The declaring property's name.</param>
+    /// <param name="index">Position in the network.</param>
+    /// <param name="outputShape">One output sample's shape (channels first for images).</param>
+    /// <param name="parameterOffset">Start of the layer's trainable block in the arena.</param>
+    /// <param name="parameterLength">Floats of the trainable block the optimizer updates (padding included).</param>
+    /// <param name="parameterCount">Trainable parameters.</param>
+    /// <param name="nonTrainableCount">Parameters that training never updates through gradients (e.g. moving statistics).</param>
+    protected Layer(Network owner, string name, int index, int[] outputShape, long parameterOffset, int parameterLength, int parameterCount, int nonTrainableCount = 0)
     {
         _owner = owner;
         Name = name;
@@ -18,7 +26,8 @@ public abstract class Layer
         _outputShape = outputShape;
         ParameterOffset = parameterOffset;
         ParameterLength = parameterLength;
-        ParameterCount = parameterCount;
+        ParameterCount = parameterCount + nonTrainableCount;
+        NonTrainableParameterCount = nonTrainableCount;
     }
 
     /// <summary>The property name that declared the layer.</summary>
@@ -33,8 +42,11 @@ public abstract class Layer
     /// <summary>Shape of one sample of the layer's output (without the batch dimension).</summary>
     public ReadOnlySpan<int> OutputShape => _outputShape;
 
-    /// <summary>Number of parameters (weights and biases).</summary>
+    /// <summary>Number of parameters (weights, biases, and statistics such as BatchNorm's moving mean and variance).</summary>
     public int ParameterCount { get; }
+
+    /// <summary>Parameters never updated by gradients (e.g. BatchNorm's moving statistics).</summary>
+    public int NonTrainableParameterCount { get; }
 
     /// <summary>
     /// Whether training computes gradients for and updates this layer (default true). A frozen layer's

@@ -1,0 +1,171 @@
+namespace NetDsl;
+
+/// <summary>How a convolution or pooling window treats the borders (Keras semantics).</summary>
+public enum Padding
+{
+    /// <summary>No padding: the window stays inside the input; <c>out = (in - k) / stride + 1</c>, which must be a whole number.</summary>
+    Valid = 0,
+
+    /// <summary>Zero padding so that <c>out = ceil(in / stride)</c>; the extra row/column, if any, goes at the bottom/right.</summary>
+    Same = 1,
+}
+
+/// <summary>
+/// A 2-D convolution over a (channels, height, width) input: <c>filters</c> kernels of
+/// <c>kernelHeight x kernelWidth x channels</c>, bias, and a fused activation. Put it on a <c>partial Conv2DLayer</c>
+/// property. Weights start Glorot-uniform (fan-in k*k*c, fan-out k*k*filters), bias zero.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false, AllowMultiple = false)]
+public sealed class Conv2DAttribute : LayerAttribute
+{
+    /// <summary>Declares a square-kernel convolution.</summary>
+    public Conv2DAttribute(int filters, int kernelSize, Activation activation = Activation.Linear)
+        : this(filters, kernelSize, kernelSize, activation)
+    {
+    }
+
+    /// <summary>Declares a convolution with a <paramref name="kernelHeight"/> x <paramref name="kernelWidth"/> kernel.</summary>
+    public Conv2DAttribute(int filters, int kernelHeight, int kernelWidth, Activation activation = Activation.Linear)
+    {
+        Filters = filters;
+        KernelHeight = kernelHeight;
+        KernelWidth = kernelWidth;
+        Activation = activation;
+    }
+
+    /// <summary>Output channels.</summary>
+    public int Filters { get; }
+
+    /// <summary>Kernel rows.</summary>
+    public int KernelHeight { get; }
+
+    /// <summary>Kernel columns.</summary>
+    public int KernelWidth { get; }
+
+    /// <summary>The fused activation.</summary>
+    public Activation Activation { get; }
+
+    /// <summary>Step in both directions (default 1); <see cref="StrideHeight"/>/<see cref="StrideWidth"/> override it per direction.</summary>
+    public int Stride { get; set; } = 1;
+
+    /// <summary>Vertical step (0: use <see cref="Stride"/>).</summary>
+    public int StrideHeight { get; set; }
+
+    /// <summary>Horizontal step (0: use <see cref="Stride"/>).</summary>
+    public int StrideWidth { get; set; }
+
+    /// <summary>Border handling (default <see cref="Padding.Valid"/>).</summary>
+    public Padding Padding { get; set; } = Padding.Valid;
+
+    /// <summary>Whether the layer adds a bias per filter (default true).</summary>
+    public bool UseBias { get; set; } = true;
+}
+
+/// <summary>2-D max pooling over each channel. Put it on a <c>partial PoolingLayer</c> property.</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false, AllowMultiple = false)]
+public sealed class MaxPool2DAttribute : LayerAttribute
+{
+    /// <summary>Declares a square window.</summary>
+    public MaxPool2DAttribute(int poolSize) : this(poolSize, poolSize)
+    {
+    }
+
+    /// <summary>Declares a <paramref name="poolHeight"/> x <paramref name="poolWidth"/> window.</summary>
+    public MaxPool2DAttribute(int poolHeight, int poolWidth)
+    {
+        PoolHeight = poolHeight;
+        PoolWidth = poolWidth;
+    }
+
+    /// <summary>Window rows.</summary>
+    public int PoolHeight { get; }
+
+    /// <summary>Window columns.</summary>
+    public int PoolWidth { get; }
+
+    /// <summary>Step in both directions (0, the default: the window size, as Keras).</summary>
+    public int Stride { get; set; }
+
+    /// <summary>Border handling (default <see cref="Padding.Valid"/>).</summary>
+    public Padding Padding { get; set; } = Padding.Valid;
+}
+
+/// <summary>2-D average pooling over each channel (padding cells are not counted). Put it on a <c>partial PoolingLayer</c> property.</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false, AllowMultiple = false)]
+public sealed class AvgPool2DAttribute : LayerAttribute
+{
+    /// <summary>Declares a square window.</summary>
+    public AvgPool2DAttribute(int poolSize) : this(poolSize, poolSize)
+    {
+    }
+
+    /// <summary>Declares a <paramref name="poolHeight"/> x <paramref name="poolWidth"/> window.</summary>
+    public AvgPool2DAttribute(int poolHeight, int poolWidth)
+    {
+        PoolHeight = poolHeight;
+        PoolWidth = poolWidth;
+    }
+
+    /// <summary>Window rows.</summary>
+    public int PoolHeight { get; }
+
+    /// <summary>Window columns.</summary>
+    public int PoolWidth { get; }
+
+    /// <summary>Step in both directions (0, the default: the window size, as Keras).</summary>
+    public int Stride { get; set; }
+
+    /// <summary>Border handling (default <see cref="Padding.Valid"/>).</summary>
+    public Padding Padding { get; set; } = Padding.Valid;
+}
+
+/// <summary>
+/// Flattens a (channels, height, width) input to one feature vector. The internal layout is channels-last, so the
+/// features are ordered (height, width, channels), as Keras' default. Put it on a <c>partial FlattenLayer</c> property.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false, AllowMultiple = false)]
+public sealed class FlattenAttribute : LayerAttribute
+{
+}
+
+/// <summary>
+/// Inverted dropout: in training each value is zeroed with probability <c>rate</c> and the rest scaled by
+/// <c>1 / (1 - rate)</c>; in inference it is the identity. Masks come from a counter-based generator seeded by the
+/// network's seed and the step number (reproducible, no mask buffer). Put it on a <c>partial DropoutLayer</c> property.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false, AllowMultiple = false)]
+public sealed class DropoutAttribute : LayerAttribute
+{
+    /// <summary>Declares the layer.</summary>
+    /// <param name="rate">Probability of dropping a value, in [0, 1).</param>
+    public DropoutAttribute(double rate) => Rate = rate;
+
+    /// <summary>Probability of dropping a value.</summary>
+    public double Rate { get; }
+}
+
+/// <summary>
+/// Batch normalisation per channel (after a convolution) or per feature (after a dense layer): batch statistics in
+/// training, moving statistics in inference; a frozen BatchNorm runs in inference mode, as Keras. Put it on a
+/// <c>partial BatchNormLayer</c> property.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false, AllowMultiple = false)]
+public sealed class BatchNormAttribute : LayerAttribute
+{
+    /// <summary>Weight of the old moving statistics in each update (Keras default 0.99).</summary>
+    public double Momentum { get; set; } = 0.99;
+
+    /// <summary>Added to the variance before the square root (Keras default 0.001).</summary>
+    public double Epsilon { get; set; } = 0.001;
+}
+
+/// <summary>A standalone activation layer. Put it on a <c>partial ActivationLayer</c> property.</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false, AllowMultiple = false)]
+public sealed class ActivationAttribute : LayerAttribute
+{
+    /// <summary>Declares the layer.</summary>
+    public ActivationAttribute(Activation activation) => Activation = activation;
+
+    /// <summary>The function applied.</summary>
+    public Activation Activation { get; }
+}

@@ -1,0 +1,198 @@
+using System.Runtime.Intrinsics;
+
+namespace NetDsl.Kernels;
+
+/// <summary>
+/// The compile-time constants of one 2-D convolution: the generator emits one struct per convolution layer, so the
+/// JIT sees every size and stride as a constant (register + immediate addressing, divisions by constants folded).
+/// Activations are channels-last (NHWC); weights are <c>[KH, KW, InC, Filters]</c> (Keras HWIO).
+/// </summary>
+public interface IConvShape
+{
+    /// <summary>Input height.</summary>
+    static abstract int InH { get; }
+
+    /// <summary>Input width.</summary>
+    static abstract int InW { get; }
+
+    /// <summary>Input channels.</summary>
+    static abstract int InC { get; }
+
+    /// <summary>Kernel height.</summary>
+    static abstract int KH { get; }
+
+    /// <summary>Kernel width.</summary>
+    static abstract int KW { get; }
+
+    /// <summary>Vertical stride (at least 1).</summary>
+    static abstract int StrideH { get; }
+
+    /// <summary>Horizontal stride (at least 1).</summary>
+    static abstract int StrideW { get; }
+
+    /// <summary>Rows of implicit zeros above the input (bottom padding is implied by <see cref="OutH"/>).</summary>
+    static abstract int PadTop { get; }
+
+    /// <summary>Columns of implicit zeros left of the input (right padding is implied by <see cref="OutW"/>).</summary>
+    static abstract int PadLeft { get; }
+
+    /// <summary>Output height.</summary>
+    static abstract int OutH { get; }
+
+    /// <summary>Output width.</summary>
+    static abstract int OutW { get; }
+
+    /// <summary>Output channels (filters).</summary>
+    static abstract int Filters { get; }
+}
+
+/// <summary>
+/// 2-D convolution, forward and backward, channels-last, over arena offsets, as implicit GEMMs straight on the NHWC
+/// tensors (no im2col buffer, no padded copies).
+/// </summary>
+/// <remarks>
+/// <para>
+/// Layouts: activations are NHWC: sample n occupies <c>[n*H*W*C, (n+1)*H*W*C)</c>, element (h, w, c) at
+/// <c>(h*W + w)*C + c</c>. Weights are <c>[KH, KW, InC, Filters]</c> row-major, i.e. a <c>[KH*KW*InC, Filters]</c>
+/// matrix; the bias is <c>[Filters]</c>. Input positions outside the image read as zero.
+/// </para>
+/// <para>
+/// Every method does part <c>part</c> of <c>parts</c> of the work and may run concurrently with the other parts:
+/// the forward pass and the input gradient split the output pixels (sample, row, column) into contiguous,
+/// equal ranges; the weight gradient splits the weight matrix into (weight-row tile, filter block) items, each
+/// reduced over every pixel of every sample by exactly one part, so no cross-part reduction is needed.
+/// </para>
+/// <para>
+/// Buffers are read (never written) up to one 512-bit vector past their end, so the arena plan gives each of them
+/// that slack (<see cref="Arena.Padded"/>); the prepared-weights scratch included. Outputs must not overlap inputs
+/// (y with x, w, bias, aux; dx with dy, prepared, aux; dw with x, dy). Offsets need no particular alignment.
+/// Nothing is allocated per call and nothing throws: shapes are trusted (validated by the generator).
+/// </para>
+/// </remarks>
+public static unsafe class Conv2D
+{
+    /// <summary>
+    /// <c>y[n,oh,ow,f] = TEpi.Apply(sum over kh,kw,c of x[n, oh*SH+kh-PT, ow*SW+kw-PL, c] * w[kh,kw,c,f],
+    /// bias + f, aux + (index of y))</c> for part <paramref name="part"/> of the output pixels of
+    /// <paramref name="samples"/> samples. Pass -1 for an unused bias or aux.
+    /// </summary>
+    /// <param name="arena">The arena all offsets refer to.</param>
+    /// <param name="x">Input activations, NHWC.</param>
+    /// <param name="w">Weights, <c>[KH*KW*InC, Filters]</c>.</param>
+    /// <param name="y">Output, NHWC with <c>Filters</c> channels.</param>
+    /// <param name="samples">Samples in the batch.</param>
+    /// <param name="part">This call's part, 0..<paramref name="parts"/>-1.</param>
+    /// <param name="parts">Number of parts the work is split in.</param>
+    /// <param name="bias">Bias <c>[Filters]</c>, or -1.</param>
+    /// <param name="aux">Tensor laid out like y for the epilogue, or -1.</param>
+    public static void Forward<TShape, TEpi>(Arena arena, long x, long w, long y, int samples, int part, int parts, long bias = -1, long aux = -1)
+        where TShape : IConvShape
+        where TEpi : IEpilogue
+    {
+        float* p = arena.Pointer;
+        float* pb = bias >= 0 ? p + bias : null;
+        float* pa = aux >= 0 ? p + aux : null;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            ConvKernels<Simd512, Vector512<float>, TShape>.Forward<TEpi>(p + x, p + w, p + y, samples, part, parts, pb, pa);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            ConvKernels<Simd256, Vector256<float>, TShape>.Forward<TEpi>(p + x, p + w, p + y, samples, part, parts, pb, pa);
+        }
+        else
+        {
+            ConvKernels<Simd128, Vector128<float>, TShape>.Forward<TEpi>(p + x, p + w, p + y, samples, part, parts, pb, pa);
+        }
+    }
+
+    /// <summary>
+    /// <c>dw[kh,kw,c,f] = sum over n,oh,ow of x[n, oh*SH+kh-PT, ow*SW+kw-PL, c] * dy[n,oh,ow,f]</c>: overwrites
+    /// part <paramref name="part"/> of dw. Across the parts every element of dw is written exactly once; parts may
+    /// run concurrently and return independently.
+    /// </summary>
+    /// <param name="arena">The arena all offsets refer to.</param>
+    /// <param name="x">The forward pass's input activations, NHWC.</param>
+    /// <param name="dy">Gradient with respect to the convolution's output (pre-activation), NHWC.</param>
+    /// <param name="dw">Weight gradient, <c>[KH*KW*InC, Filters]</c>.</param>
+    /// <param name="samples">Samples in the batch.</param>
+    /// <param name="part">This call's part, 0..<paramref name="parts"/>-1.</param>
+    /// <param name="parts">Number of parts the work is split in.</param>
+    public static void WeightGradient<TShape>(Arena arena, long x, long dy, long dw, int samples, int part, int parts)
+        where TShape : IConvShape
+    {
+        float* p = arena.Pointer;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            ConvWeightGradientKernels<Simd512, Vector512<float>, TShape>.Run(p + x, p + dy, p + dw, samples, part, parts);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            ConvWeightGradientKernels<Simd256, Vector256<float>, TShape>.Run(p + x, p + dy, p + dw, samples, part, parts);
+        }
+        else
+        {
+            ConvWeightGradientKernels<Simd128, Vector128<float>, TShape>.Run(p + x, p + dy, p + dw, samples, part, parts);
+        }
+    }
+
+    /// <summary>
+    /// Floats of scratch <see cref="InputGradient{TShape, TEpi}"/> needs for the re-laid-out weights:
+    /// <c>KH*KW*InC*Filters</c> (plan it with <see cref="Arena.Padded"/>, as it is read one vector past its end).
+    /// </summary>
+    /// <returns>The length of the prepared-weights buffer, in floats.</returns>
+    public static long PreparedWeightsLength<TShape>()
+        where TShape : IConvShape
+        => (long)TShape.KH * TShape.KW * TShape.InC * TShape.Filters;
+
+    /// <summary>
+    /// Fills part <paramref name="part"/> of <paramref name="prepared"/> from <paramref name="w"/>: per stride phase,
+    /// the kernel taps in reverse order, each tap's <c>[InC, Filters]</c> block transposed to <c>[Filters, InC]</c>.
+    /// Run every part (each writes a disjoint range) before any part of <see cref="InputGradient{TShape, TEpi}"/>.
+    /// </summary>
+    /// <param name="arena">The arena all offsets refer to.</param>
+    /// <param name="w">Weights, <c>[KH*KW*InC, Filters]</c>.</param>
+    /// <param name="prepared">Scratch of <see cref="PreparedWeightsLength{TShape}"/> floats.</param>
+    /// <param name="part">This call's part, 0..<paramref name="parts"/>-1.</param>
+    /// <param name="parts">Number of parts the work is split in.</param>
+    public static void PrepareInputGradient<TShape>(Arena arena, long w, long prepared, int part, int parts)
+        where TShape : IConvShape
+    {
+        float* p = arena.Pointer;
+        ConvPrepare<TShape>.Run(p + w, p + prepared, part, parts);
+    }
+
+    /// <summary>
+    /// <c>dx[n,ih,iw,c] = TEpi.Apply(sum over (oh,ow,kh,kw,f) with oh*SH+kh-PT == ih and ow*SW+kw-PL == iw of
+    /// dy[n,oh,ow,f] * w[kh,kw,c,f], null, aux + (index of dx))</c> for part <paramref name="part"/> of the pixels
+    /// of dx; every element is written (the epilogue of zero where nothing contributes).
+    /// </summary>
+    /// <param name="arena">The arena all offsets refer to.</param>
+    /// <param name="dy">Gradient with respect to the convolution's output (pre-activation), NHWC.</param>
+    /// <param name="w">Weights (unused: the kernel reads <paramref name="prepared"/>; kept for the generator's convenience).</param>
+    /// <param name="prepared">Weights re-laid out by <see cref="PrepareInputGradient{TShape}"/>.</param>
+    /// <param name="dx">Gradient with respect to the convolution's input, NHWC.</param>
+    /// <param name="samples">Samples in the batch.</param>
+    /// <param name="part">This call's part, 0..<paramref name="parts"/>-1.</param>
+    /// <param name="parts">Number of parts the work is split in.</param>
+    /// <param name="aux">Tensor laid out like dx for the epilogue (e.g. the previous layer's activation output), or -1.</param>
+    public static void InputGradient<TShape, TEpi>(Arena arena, long dy, long w, long prepared, long dx, int samples, int part, int parts, long aux = -1)
+        where TShape : IConvShape
+        where TEpi : IEpilogue
+    {
+        float* p = arena.Pointer;
+        float* pa = aux >= 0 ? p + aux : null;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            ConvKernels<Simd512, Vector512<float>, TShape>.InputGradient<TEpi>(p + dy, p + prepared, p + dx, samples, part, parts, pa);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            ConvKernels<Simd256, Vector256<float>, TShape>.InputGradient<TEpi>(p + dy, p + prepared, p + dx, samples, part, parts, pa);
+        }
+        else
+        {
+            ConvKernels<Simd128, Vector128<float>, TShape>.InputGradient<TEpi>(p + dy, p + prepared, p + dx, samples, part, parts, pa);
+        }
+    }
+}

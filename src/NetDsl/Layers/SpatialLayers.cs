@@ -1,0 +1,205 @@
+namespace NetDsl;
+
+/// <summary>A 2-D convolution: <c>y = activation(conv(x, W) + b)</c>.</summary>
+public sealed class Conv2DLayer : Layer
+{
+    private readonly long _weights;
+    private readonly long _bias;
+
+    /// <summary>Creates the view (called by generated code).</summary>
+    public Conv2DLayer(Network owner, string name, int index, int[] outputShape, int inputChannels, int filters, int kernelHeight, int kernelWidth,
+        int strideHeight, int strideWidth, Padding padding, Activation activation, bool useBias, long weightOffset, long biasOffset, int parameterLength)
+        : base(owner, name, index, outputShape, weightOffset, parameterLength, kernelHeight * kernelWidth * inputChannels * filters + (useBias ? filters : 0))
+    {
+        InputChannels = inputChannels;
+        Filters = filters;
+        KernelHeight = kernelHeight;
+        KernelWidth = kernelWidth;
+        StrideHeight = strideHeight;
+        StrideWidth = strideWidth;
+        Padding = padding;
+        Activation = activation;
+        UseBias = useBias;
+        _weights = weightOffset;
+        _bias = biasOffset;
+    }
+
+    /// <inheritdoc/>
+    public override string Kind => "Conv2D";
+
+    /// <summary>Input channels.</summary>
+    public int InputChannels { get; }
+
+    /// <summary>Output channels.</summary>
+    public int Filters { get; }
+
+    /// <summary>Kernel rows.</summary>
+    public int KernelHeight { get; }
+
+    /// <summary>Kernel columns.</summary>
+    public int KernelWidth { get; }
+
+    /// <summary>Vertical step.</summary>
+    public int StrideHeight { get; }
+
+    /// <summary>Horizontal step.</summary>
+    public int StrideWidth { get; }
+
+    /// <summary>Border handling.</summary>
+    public Padding Padding { get; }
+
+    /// <summary>The fused activation.</summary>
+    public Activation Activation { get; }
+
+    /// <summary>Whether the layer has a bias.</summary>
+    public bool UseBias { get; }
+
+    private int WeightCount => KernelHeight * KernelWidth * InputChannels * Filters;
+
+    /// <summary>The kernels, [KernelHeight, KernelWidth, InputChannels, Filters] row-major (the Keras layout).</summary>
+    public Span<float> Weights => Arena.GetSpan(_weights, WeightCount);
+
+    /// <summary>The bias, [Filters] (empty without bias).</summary>
+    public Span<float> Bias => UseBias ? Arena.GetSpan(_bias, Filters) : Span<float>.Empty;
+
+    /// <summary>Gradient of the last computed loss with respect to <see cref="Weights"/>.</summary>
+    public Span<float> WeightGradients => Arena.GetSpan(_weights + GradientShift, WeightCount);
+
+    /// <summary>Gradient of the last computed loss with respect to <see cref="Bias"/>.</summary>
+    public Span<float> BiasGradients => UseBias ? Arena.GetSpan(_bias + GradientShift, Filters) : Span<float>.Empty;
+}
+
+/// <summary>A 2-D max or average pooling layer (no parameters).</summary>
+public sealed class PoolingLayer : Layer
+{
+    /// <summary>Creates the view (called by generated code).</summary>
+    public PoolingLayer(Network owner, string name, int index, int[] outputShape, bool isMax, int poolHeight, int poolWidth, int strideHeight, int strideWidth, Padding padding)
+        : base(owner, name, index, outputShape, 0, 0, 0)
+    {
+        IsMax = isMax;
+        PoolHeight = poolHeight;
+        PoolWidth = poolWidth;
+        StrideHeight = strideHeight;
+        StrideWidth = strideWidth;
+        Padding = padding;
+    }
+
+    /// <inheritdoc/>
+    public override string Kind => IsMax ? "MaxPool2D" : "AvgPool2D";
+
+    /// <summary>Max pooling (otherwise average).</summary>
+    public bool IsMax { get; }
+
+    /// <summary>Window rows.</summary>
+    public int PoolHeight { get; }
+
+    /// <summary>Window columns.</summary>
+    public int PoolWidth { get; }
+
+    /// <summary>Vertical step.</summary>
+    public int StrideHeight { get; }
+
+    /// <summary>Horizontal step.</summary>
+    public int StrideWidth { get; }
+
+    /// <summary>Border handling.</summary>
+    public Padding Padding { get; }
+}
+
+/// <summary>Flattens an image to a feature vector, ordered (height, width, channels). No parameters, no copy.</summary>
+public sealed class FlattenLayer : Layer
+{
+    /// <summary>Creates the view (called by generated code).</summary>
+    public FlattenLayer(Network owner, string name, int index, int[] outputShape)
+        : base(owner, name, index, outputShape, 0, 0, 0)
+    {
+    }
+
+    /// <inheritdoc/>
+    public override string Kind => "Flatten";
+}
+
+/// <summary>Inverted dropout (training only).</summary>
+public sealed class DropoutLayer : Layer
+{
+    /// <summary>Creates the view (called by generated code).</summary>
+    public DropoutLayer(Network owner, string name, int index, int[] outputShape, float rate)
+        : base(owner, name, index, outputShape, 0, 0, 0) => Rate = rate;
+
+    /// <inheritdoc/>
+    public override string Kind => "Dropout";
+
+    /// <summary>Probability of dropping a value in training.</summary>
+    public float Rate { get; }
+}
+
+/// <summary>A standalone activation.</summary>
+public sealed class ActivationLayer : Layer
+{
+    /// <summary>Creates the view (called by generated code).</summary>
+    public ActivationLayer(Network owner, string name, int index, int[] outputShape, Activation activation)
+        : base(owner, name, index, outputShape, 0, 0, 0) => Activation = activation;
+
+    /// <inheritdoc/>
+    public override string Kind => "Activation";
+
+    /// <summary>The function applied.</summary>
+    public Activation Activation { get; }
+}
+
+/// <summary>
+/// Batch normalisation: <c>y = gamma * (x - mean) / sqrt(var + epsilon) + beta</c> per channel. Gamma and beta train;
+/// the moving mean and variance are updated from batch statistics in training and used in inference (and whenever
+/// the layer is frozen, as Keras does).
+/// </summary>
+public sealed class BatchNormLayer : Layer
+{
+    private readonly long _gamma;
+    private readonly long _beta;
+    private readonly long _movingMean;
+    private readonly long _movingVariance;
+
+    /// <summary>Creates the view (called by generated code).</summary>
+    public BatchNormLayer(Network owner, string name, int index, int[] outputShape, int channels, float momentum, float epsilon,
+        long gammaOffset, long betaOffset, long movingMeanOffset, long movingVarianceOffset, int parameterLength)
+        : base(owner, name, index, outputShape, gammaOffset, parameterLength, 2 * channels, 2 * channels)
+    {
+        Channels = channels;
+        Momentum = momentum;
+        Epsilon = epsilon;
+        _gamma = gammaOffset;
+        _beta = betaOffset;
+        _movingMean = movingMeanOffset;
+        _movingVariance = movingVarianceOffset;
+    }
+
+    /// <inheritdoc/>
+    public override string Kind => "BatchNorm";
+
+    /// <summary>Normalised channels (or features).</summary>
+    public int Channels { get; }
+
+    /// <summary>Weight of the old moving statistics in each update.</summary>
+    public float Momentum { get; }
+
+    /// <summary>Added to the variance before the square root.</summary>
+    public float Epsilon { get; }
+
+    /// <summary>Scale, [Channels] (starts at 1).</summary>
+    public Span<float> Gamma => Arena.GetSpan(_gamma, Channels);
+
+    /// <summary>Shift, [Channels] (starts at 0).</summary>
+    public Span<float> Beta => Arena.GetSpan(_beta, Channels);
+
+    /// <summary>Moving mean, [Channels] (starts at 0).</summary>
+    public Span<float> MovingMean => Arena.GetSpan(_movingMean, Channels);
+
+    /// <summary>Moving variance, [Channels] (starts at 1).</summary>
+    public Span<float> MovingVariance => Arena.GetSpan(_movingVariance, Channels);
+
+    /// <summary>Gradient of the last computed loss with respect to <see cref="Gamma"/>.</summary>
+    public Span<float> GammaGradients => Arena.GetSpan(_gamma + GradientShift, Channels);
+
+    /// <summary>Gradient of the last computed loss with respect to <see cref="Beta"/>.</summary>
+    public Span<float> BetaGradients => Arena.GetSpan(_beta + GradientShift, Channels);
+}
