@@ -21,6 +21,9 @@ public class FuzzTests
     {
         "0", "-1", "1", "2147483647", "-2147483648", "65536", "(Activation)42", "(Loss)7", "null", "default", "Activation.Softmax",
         "partial", "static", "abstract", "DenseLayer", "int", "Network", "Input", "Dense", "set;", "class", "namespace", ",", ")", "[", "]",
+        // CNN vocabulary, so garbles swap layer kinds, property types and options.
+        "Conv2D", "MaxPool2D", "AvgPool2D", "Flatten", "Dropout", "BatchNorm", "Activation", "Conv2DLayer", "PoolingLayer", "FlattenLayer",
+        "DropoutLayer", "BatchNormLayer", "(Padding)5", "Padding = Padding.Same", "Stride = 0", "Stride = 3", "1.0", "-0.5", "double.NaN",
     };
 
     public static TheoryData<string, string, int> Sources() => new()
@@ -28,6 +31,7 @@ public class FuzzTests
         { "MnistMlp", TestNetworks.MnistMlp, 101 },
         { "MixedActivations", TestNetworks.MixedActivations, 202 },
         { "InternalNetwork", TestNetworks.InternalNetwork, 303 },
+        { "TransferCnn", TestNetworks.TransferCnn, 404 },
     };
 
     [Theory]

@@ -9,7 +9,7 @@ namespace NetDsl.Generators.Tests;
 /// Compiles the generated code, loads it and runs it: the Summary table's numbers, the layer views, and the
 /// backward pass against finite differences (so the snapshot baselines are known to encode correct code).
 /// </summary>
-public class GeneratedCodeTests
+public partial class GeneratedCodeTests
 {
     private static Type LoadNetworkType(string source, string fullName)
     {

@@ -27,6 +27,22 @@ public class SnapshotTests
     [Fact]
     public void SingleLayer() => Verify(nameof(SingleLayer), TestNetworks.SingleLayer, "Tests.Single.SoftmaxRegression.g.cs");
 
+    /// <summary>The reference CNN (samples/MnistTransfer): valid convolutions, max pooling, dropout, flatten, dense head.</summary>
+    [Fact]
+    public void TransferCnn() => Verify(nameof(TransferCnn), TestNetworks.TransferCnn, "MnistTransfer.TransferCnn.g.cs");
+
+    /// <summary>Padding.Same with stride 2, Same average pooling, BatchNorm on image channels, linear logits.</summary>
+    [Fact]
+    public void SameStrided() => Verify(nameof(SameStrided), TestNetworks.SameStrided, "Tests.Cnn.SameStrided.g.cs");
+
+    /// <summary>BatchNorm after a bias-less Dense, a standalone Tanh layer and dropout before the head.</summary>
+    [Fact]
+    public void DenseBatchNormTanh() => Verify(nameof(DenseBatchNormTanh), TestNetworks.DenseBatchNormTanh, "Tests.Norm.NormTanh.g.cs");
+
+    /// <summary>Dense(10) then [Activation(Softmax)]: the loss fuses the standalone softmax.</summary>
+    [Fact]
+    public void ActivationSoftmaxHead() => Verify(nameof(ActivationSoftmaxHead), TestNetworks.ActivationSoftmaxHead, "Tests.Head.SoftmaxHead.g.cs");
+
     private static void Verify(string name, string source, string expectedHintName)
     {
         var run = GeneratorHarness.Run(source);

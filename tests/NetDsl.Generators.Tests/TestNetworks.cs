@@ -118,4 +118,162 @@ public static class TestNetworks
             [Dense(10, Activation.Softmax)] public partial DenseLayer Output { get; }
         }
         """;
+
+    /// <summary>
+    /// A copy of samples/MnistTransfer/TransferCnn.cs, the reference CNN (Keras' mnist_transfer_cnn): copied, so the
+    /// snapshot does not move when the sample does.
+    /// </summary>
+    public const string TransferCnn = """
+        using NetDsl;
+
+        namespace MnistTransfer;
+
+        /// <summary>
+        /// Keras' mnist_transfer_cnn: two 3x3 convolutions, max-pooling and dropout (the "feature" layers), then a dense
+        /// classifier (the "classification" layers) with 5 outputs: digits 0-4 in phase 1, 5-9 in phase 2.
+        /// </summary>
+        [Network(Loss = Loss.SparseCategoricalCrossEntropy)]
+        [Input(1, 28, 28)]
+        public partial class TransferCnn
+        {
+            /// <summary>32 filters over the 28x28 digit.</summary>
+            [Conv2D(32, 3, Activation.ReLU)] public partial Conv2DLayer Conv1 { get; }
+
+            /// <summary>32 filters over conv1's 26x26x32 output.</summary>
+            [Conv2D(32, 3, Activation.ReLU)] public partial Conv2DLayer Conv2 { get; }
+
+            /// <summary>2x2 max-pooling to 12x12x32.</summary>
+            [MaxPool2D(2)] public partial PoolingLayer Pool { get; }
+
+            /// <summary>Dropout 0.25 after the features.</summary>
+            [Dropout(0.25)] public partial DropoutLayer FeatureDropout { get; }
+
+            /// <summary>4,608 features.</summary>
+            [Flatten] public partial FlattenLayer Flatten { get; }
+
+            /// <summary>Dense 128 with ReLU.</summary>
+            [Dense(128, Activation.ReLU)] public partial DenseLayer Hidden { get; }
+
+            /// <summary>Dropout 0.5 before the classifier.</summary>
+            [Dropout(0.5)] public partial DropoutLayer HiddenDropout { get; }
+
+            /// <summary>Five class probabilities.</summary>
+            [Dense(5, Activation.Softmax)] public partial DenseLayer Output { get; }
+        }
+        """;
+
+    /// <summary>
+    /// Padding.Same with stride 2 on an even size (32 -> 16, padding 0 top / 1 bottom), then Same average pooling on an
+    /// even size, BatchNorm over image channels, Flatten and linear logits.
+    /// </summary>
+    public const string SameStrided = """
+        using NetDsl;
+
+        namespace Tests.Cnn;
+
+        [Network]
+        [Input(3, 32, 32)]
+        public partial class SameStrided
+        {
+            [Conv2D(8, 3, Activation.ReLU, Stride = 2, Padding = Padding.Same)] public partial Conv2DLayer Conv { get; }
+
+            [AvgPool2D(2, Padding = Padding.Same)] public partial PoolingLayer Pool { get; }
+
+            [BatchNorm] public partial BatchNormLayer Norm { get; }
+
+            [Flatten] public partial FlattenLayer Flat { get; }
+
+            [Dense(10)] public partial DenseLayer Classifier { get; }
+        }
+        """;
+
+    /// <summary>BatchNorm over dense features (no bias before it), a standalone Tanh layer, dropout, softmax head.</summary>
+    public const string DenseBatchNormTanh = """
+        using NetDsl;
+
+        namespace Tests.Norm;
+
+        [Network]
+        [Input(20)]
+        public partial class NormTanh
+        {
+            [Dense(12, UseBias = false)] public partial DenseLayer Hidden { get; }
+
+            [BatchNorm(Momentum = 0.9, Epsilon = 1e-5)] public partial BatchNormLayer Norm { get; }
+
+            [Activation(Activation.Tanh)] public partial ActivationLayer Squash { get; }
+
+            [Dropout(0.2)] public partial DropoutLayer Drop { get; }
+
+            [Dense(3, Activation.Softmax)] public partial DenseLayer Output { get; }
+        }
+        """;
+
+    /// <summary>Linear logits, then a standalone Softmax layer that the loss fuses (the MLP as Keras often writes it).</summary>
+    public const string ActivationSoftmaxHead = """
+        using NetDsl;
+
+        namespace Tests.Head;
+
+        [Network]
+        [Input(16)]
+        public partial class SoftmaxHead
+        {
+            [Dense(32, Activation.Sigmoid)] public partial DenseLayer Hidden { get; }
+
+            [Dense(10)] public partial DenseLayer Scores { get; }
+
+            [Activation(Activation.Softmax)] public partial ActivationLayer Probs { get; }
+        }
+        """;
+
+    /// <summary>The smallest CNN with every window feature on odd sizes: Same convolution, Same max pooling (7 -> 4 rows, 6 -> 3 columns).</summary>
+    public const string TinyCnn = """
+        using NetDsl;
+
+        namespace Tests.Tiny;
+
+        [Network]
+        [Input(2, 7, 6)]
+        public partial class TinyCnn
+        {
+            [Conv2D(3, 3, Activation.Tanh, Padding = Padding.Same)] public partial Conv2DLayer Conv { get; }
+
+            [MaxPool2D(2, Padding = Padding.Same)] public partial PoolingLayer Pool { get; }
+
+            [Flatten] public partial FlattenLayer Flat { get; }
+
+            [Dense(4, Activation.Softmax)] public partial DenseLayer Output { get; }
+        }
+        """;
+
+    /// <summary>
+    /// Two convolutions (the second 2x3, strided, Same, reading the first's Tanh through its fused input-gradient
+    /// epilogue), overlapping Same average pooling with left padding (3x3 stride 2 on 4x3), BatchNorm on an image and a
+    /// standalone Softmax head.
+    /// </summary>
+    public const string DeepTinyCnn = """
+        using NetDsl;
+
+        namespace Tests.Tiny;
+
+        [Network]
+        [Input(2, 7, 6)]
+        public partial class DeepTinyCnn
+        {
+            [Conv2D(3, 3, Activation.Tanh, Padding = Padding.Same)] public partial Conv2DLayer Conv1 { get; }
+
+            [Conv2D(4, 2, 3, Activation.Sigmoid, Stride = 2, Padding = Padding.Same)] public partial Conv2DLayer Conv2 { get; }
+
+            [AvgPool2D(3, Stride = 2, Padding = Padding.Same)] public partial PoolingLayer Pool { get; }
+
+            [BatchNorm] public partial BatchNormLayer Norm { get; }
+
+            [Flatten] public partial FlattenLayer Flat { get; }
+
+            [Dense(4)] public partial DenseLayer Scores { get; }
+
+            [Activation(Activation.Softmax)] public partial ActivationLayer Probs { get; }
+        }
+        """;
 }

@@ -326,6 +326,11 @@ public static class CpuEmitter
             foreach (var phase in plan.Loss.Concat(plan.Backward))
             {
                 string condition = PhaseCondition(plan, phase);
+                if (condition == "false")
+                {
+                    continue;
+                }
+
                 if (condition == "true")
                 {
                     w.Line($"base.Dispatch(Job_{phase.Name}); // {phase.Comment}");
@@ -481,7 +486,8 @@ public static class CpuEmitter
             {
                 var layer = Layer(plan, op);
                 string method = op.Kind == OpKind.DropoutForward ? "Forward" : "Backward";
-                w.Line($"{indent}global::NetDsl.Kernels.Dropout.{method}(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.C)}, {Count(op.M)}, {Float(layer.Spec.Rate)}, base.DropoutSeed({layer.Index}), part, parts);");
+                string output = op.Kind == OpKind.DropoutForward ? RawRef(plan, op.C) : Ref(plan, op.C); // the forward runs in training only
+                w.Line($"{indent}global::NetDsl.Kernels.Dropout.{method}(base.Arena, {Ref(plan, op.A)}, {output}, {Count(op.M)}, {Float(layer.Spec.Rate)}, base.DropoutSeed({layer.Index}), part, parts);");
                 break;
             }
 
@@ -624,6 +630,9 @@ public static class CpuEmitter
         var guards = phase.Ops.Select(op => GuardExpression(plan, op)).Distinct().ToList();
         return guards.Contains("true") ? "true" : string.Join(" || ", guards);
     }
+
+    private static string RawRef(ExecutionPlan plan, string buffer)
+        => plan.Buffers.First(x => x.Name == buffer).Region == Region.Activations ? "_a." + buffer : buffer;
 
     private static string Ref(ExecutionPlan plan, string buffer)
     {

@@ -24,8 +24,8 @@ public static class SummaryBuilder
         Row(b, "input (Input)", Shape(network.Spec.InputShape), "0");
         foreach (var layer in network.Layers)
         {
-            string type = layer.Spec.Kind == LayerKind.Dense
-                ? layer.Activation == ActivationKind.Linear ? "Dense" : "Dense, " + layer.Activation
+            string type = layer.Spec.Kind is LayerKind.Dense or LayerKind.Conv2D or LayerKind.Activation
+                ? layer.Activation == ActivationKind.Linear && layer.Spec.Kind != LayerKind.Activation ? layer.Spec.Kind.ToString() : layer.Spec.Kind + ", " + layer.Activation
                 : layer.Spec.Kind.ToString();
             Row(b, $"{layer.Name} ({type})", Shape(layer.OutputShape), Count(layer.ParameterCount));
         }
@@ -34,8 +34,10 @@ public static class SummaryBuilder
         double kilobytes = network.ParameterCount * 4 / 1024.0;
         b.Append("Total params: ").Append(Count(network.ParameterCount)).Append(" (")
             .Append(kilobytes.ToString("N2", CultureInfo.InvariantCulture)).Append(" KB)\n");
-        b.Append("Trainable params: ").Append(Count(network.ParameterCount)).Append('\n');
-        b.Append("Non-trainable params: 0\n");
+        // BatchNorm's moving mean and variance are parameters that gradients never update (as Keras counts them).
+        long nonTrainable = network.Layers.Where(l => l.Spec.Kind == LayerKind.BatchNorm).Sum(l => l.ParameterCount / 2);
+        b.Append("Trainable params: ").Append(Count(network.ParameterCount - nonTrainable)).Append('\n');
+        b.Append("Non-trainable params: ").Append(Count(nonTrainable)).Append('\n');
         b.Append("Loss: ").Append(network.Loss).Append('\n');
         b.Append('_', Width);
         return b.ToString();

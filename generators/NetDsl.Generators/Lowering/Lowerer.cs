@@ -138,7 +138,8 @@ public static class Lowerer
             }
             else if (l == logitsLayer && fusedLoss)
             {
-                buffers.Add(new BufferPlan(Logits, Region.Activations, 0, layer.OutputSize, $"[rows x {layer.OutputSize}]", $"{layer.Name} logits (before the softmax)"));
+                buffers.Add(new BufferPlan(Logits, Region.Activations, 0, layer.OutputSize, $"[rows x {layer.OutputSize}]", $"{layer.Name} logits (before the softmax)",
+                    InferenceAlias: layer.Kind == LayerKind.Dropout ? below : null));
                 output[l] = Logits;
             }
             else if (l == last && fusedLoss)
@@ -251,13 +252,14 @@ public static class Lowerer
         }
 
         var head = layers[logitsLayer];
+        string logits = output[logitsLayer]; // "Logits", or the buffer a Flatten views
         var inferenceTail = new List<Phase>();
         if (fusedLoss)
         {
             inferenceTail.Add(new Phase("Predict_Softmax", "class probabilities for Predict", new[]
             {
-                new KernelOp(OpKind.Softmax, $"{Probabilities} = softmax({Logits}) row-wise", last, Guard.Always,
-                    Logits, null, Probabilities, Dim.Batch, head.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Softmax, null, null),
+                new KernelOp(OpKind.Softmax, $"{Probabilities} = softmax({logits}) row-wise", last, Guard.Always,
+                    logits, null, Probabilities, Dim.Batch, head.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Softmax, null, null),
             }.ToEquatableArray()));
         }
 
@@ -265,8 +267,8 @@ public static class Lowerer
         var lossOps = new List<KernelOp>
         {
             new(OpKind.SoftmaxCrossEntropy,
-                $"{Probabilities} = softmax({Logits}); loss += -log p[label]; {GradSlot(0)} = (p - onehot(label)) / rows",
-                logitsLayer, Guard.Always, Logits, Probabilities, GradSlot(0), Dim.Batch, head.OutputSize, Dim.Of(0), false,
+                $"{Probabilities} = softmax({logits}); loss += -log p[label]; {GradSlot(0)} = (p - onehot(label)) / rows",
+                logitsLayer, Guard.Always, logits, Probabilities, GradSlot(0), Dim.Batch, head.OutputSize, Dim.Of(0), false,
                 EpilogueKind.None, ActivationKind.Softmax, null, null),
         };
         for (int l = 1; l <= last; l++)
@@ -299,7 +301,9 @@ public static class Lowerer
             bool lossGivesPreActivation = l == logitsLayer && fusedLoss;
 
             // The activation derivative, when neither the loss nor the consumer applied it.
-            bool needsDerivative = !lossGivesPreActivation && !FusedByConsumer(l) && Act(l) != ActivationKind.Linear;
+            // (A parameter-free first layer never needs a gradient at all.)
+            bool needsDerivative = !lossGivesPreActivation && !FusedByConsumer(l) && Act(l) != ActivationKind.Linear
+                && !(l == 0 && layer.ParameterCount == 0);
             if (needsDerivative)
             {
                 var op = Act(l) == ActivationKind.Softmax

@@ -60,5 +60,6 @@ public static class Naming
         W(layer), B(layer), DW(layer), DB(layer), WT(layer), Field(layer), InputGradientFlag(layer),
         "Job_" + ForwardJob(layer), "Job_" + BackwardJob(layer), "Job_" + DerivativeJob(layer), ForwardShape(layer), WeightGradientShape(layer), InputGradientShape(layer),
         Gamma(layer), Beta(layer), MovingMean(layer), MovingVariance(layer), DGamma(layer), DBeta(layer), Shape(layer),
+        SavedMean(layer), SavedInvStd(layer), Prepared(layer), Out(layer),
     };
 }

@@ -23,7 +23,9 @@ public sealed record ShapedLayer(LayerSpec Spec, int Index, EquatableArray<int> 
     public int InputSize => Product(InputShape);
     public int OutputSize => Product(OutputShape);
 
-    internal static int Product(EquatableArray<int> shape) => shape.Aggregate(1, (a, b) => a * b);
+    internal static int Product(EquatableArray<int> shape) => (int)Math.Min(int.MaxValue, LongProduct(shape));
+
+    internal static long LongProduct(EquatableArray<int> shape) => shape.Aggregate(1L, (a, b) => Math.Min(a * Math.Max(b, 0), long.MaxValue / int.MaxValue));
 }
 
 /// <summary>
@@ -50,6 +52,9 @@ public static class ShapeInference
 {
     /// <summary>Largest parameter block the runtime's int-indexed spans can address.</summary>
     public const long MaxParameters = int.MaxValue / 4;
+
+    /// <summary>Largest tensor one sample may produce (kernels index a batch with ints and longs; a sample must fit an int span).</summary>
+    public const long MaxSampleFloats = int.MaxValue / 16;
 
     public static ShapeResult Run(ParseResult parsed)
     {
@@ -103,6 +108,12 @@ public static class ShapeInference
             }
         }
 
+        if (diagnostics.Count == inputBefore && ShapedLayer.LongProduct(spec.InputShape) > MaxSampleFloats)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutOfRange, spec.InputAttribute, $"The input sample {FormatShape(spec.InputShape)}",
+                ShapedLayer.LongProduct(spec.InputShape) + " floats", $"[1, {MaxSampleFloats}]"));
+        }
+
         if (spec.Layers.Count == 0)
         {
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NoLayers, spec.NetworkAttribute, spec.ClassName));
@@ -131,6 +142,14 @@ public static class ShapeInference
             previous = layer.Kind;
             if (shaped is null)
             {
+                shapesKnown = false;
+                continue;
+            }
+
+            if (ShapedLayer.LongProduct(shaped.OutputShape) > MaxSampleFloats)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutOfRange, layer.Attribute, $"The output of '{layer.Name}' per sample ({FormatShape(shaped.OutputShape)} floats)",
+                    ShapedLayer.LongProduct(shaped.OutputShape), $"[1, {MaxSampleFloats}]"));
                 shapesKnown = false;
                 continue;
             }
@@ -249,7 +268,8 @@ public static class ShapeInference
 
                 int strideH = layer.StrideHeight == 0 && !conv ? layer.WindowHeight : layer.StrideHeight;
                 int strideW = layer.StrideWidth == 0 && !conv ? layer.WindowWidth : layer.StrideWidth;
-                if (strideH <= 0 || strideW <= 0)
+                bool defaultedFromBadWindow = !conv && (layer.StrideHeight == 0 && layer.WindowHeight <= 0 || layer.StrideWidth == 0 && layer.WindowWidth <= 0);
+                if ((strideH <= 0 || strideW <= 0) && !defaultedFromBadWindow)
                 {
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NonPositiveSize, layer.Attribute, $"The stride of {kind} layer '{layer.Name}'", strideH <= 0 ? strideH : strideW));
                 }
