@@ -303,11 +303,14 @@ internal static unsafe class PoolKernel<TS, TV, TShape>
     }
 
     /// <summary>
-    /// Backward over global input rows [rowStart, rowEnd) (row = n * InH + ih): zeroes those rows of dx, then adds the
-    /// gradient of every window touching them, restricted to them. Max routing: a running "not yet routed" vector
-    /// <c>r</c> starts as dy; at each cell, <c>take = r</c> where <c>x == y</c> (tested as <c>!(y - x &gt; 0)</c>,
-    /// valid because <c>y &gt;= x</c> for every cell of the window) and 0 elsewhere; <c>r -= take</c>. So only the
-    /// first equal cell of the row-major scan receives dy, without per-lane branches.
+    /// Backward over global input rows [rowStart, rowEnd) (row = n * InH + ih): zeroes those rows of dx (unless the
+    /// windows tile the input exactly, so that every cell is written anyway), then adds (or, for non-overlapping
+    /// windows, stores) the gradient of every window touching them, restricted to them. Max routing: a running "not yet
+    /// routed" vector <c>r</c> starts as dy; at each cell, <c>take = r</c> where <c>x == y</c> (tested as
+    /// <c>!(y - x &gt; 0)</c>, valid because <c>y &gt;= x</c> for every cell of the window) and 0 elsewhere (computed as
+    /// <c>r - WherePositive(y - x, r)</c>, so an infinite dy would turn the window's other cells into NaN: non-finite
+    /// gradients are not preserved); <c>r -= take</c>. So only the first equal cell of the row-major scan receives dy,
+    /// without per-lane branches.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward(float* x, float* y, float* dy, float* dx, int rowStart, int rowEnd, bool max)
@@ -318,9 +321,16 @@ internal static unsafe class PoolKernel<TS, TV, TShape>
         long rowStride = (long)inW * ch;
         long plane = inH * rowStride;
 
-        // Windows do not overlap: every cell gets at most one contribution, so it can be stored instead of added.
+        // Windows that do not overlap give every cell at most one contribution, stored instead of added; windows that
+        // also tile the input exactly (the common 2 x 2, stride 2 case on an even input) write every cell, so dx
+        // needs no zeroing first. All of this is constant for the JIT.
         bool overlap = TShape.StrideH < TShape.PoolH || TShape.StrideW < TShape.PoolW;
-        KernelRange.Zero(dx + rowStart * rowStride, (rowEnd - rowStart) * rowStride);
+        bool tiles = TShape.StrideH == TShape.PoolH && TShape.StrideW == TShape.PoolW && TShape.PadTop == 0 && TShape.PadLeft == 0
+            && TShape.OutH * TShape.StrideH == inH && TShape.OutW * TShape.StrideW == inW;
+        if (!tiles)
+        {
+            KernelRange.Zero(dx + rowStart * rowStride, (rowEnd - rowStart) * rowStride);
+        }
 
         int nFirst = rowStart / inH, nLast = (rowEnd - 1) / inH;
         for (int n = nFirst; n <= nLast; n++)
@@ -403,24 +413,24 @@ internal static unsafe class PoolKernel<TS, TV, TShape>
         for (; c < ch; c++)
         {
             float yv = yo[c];
+            float r = dyo[c];
             for (int kh = 0; kh < rows; kh++)
             {
+                bool own = h0 + kh >= lo && h0 + kh < hi;
                 float* xp = xc + kh * rowStride + c;
+                float* dp = dxc + kh * rowStride + c;
                 for (int kw = 0; kw < cols; kw++)
                 {
-                    if (!(yv - xp[kw * pixelStride] > 0f))
+                    float take = yv - xp[kw * pixelStride] > 0f ? 0f : r;
+                    if (own)
                     {
-                        if (h0 + kh >= lo && h0 + kh < hi)
-                        {
-                            dxc[kh * rowStride + kw * pixelStride + c] += dyo[c];
-                        }
-
-                        goto Routed;
+                        float* d = dp + kw * pixelStride;
+                        *d = overlap ? *d + take : take;
                     }
+
+                    r -= take;
                 }
             }
-
-        Routed:;
         }
     }
 
@@ -455,7 +465,8 @@ internal static unsafe class PoolKernel<TS, TV, TShape>
                 float* dp = dxc + kh * rowStride + c;
                 for (int kw = 0; kw < cols; kw++)
                 {
-                    dp[kw * pixelStride] += g;
+                    float* d = dp + kw * pixelStride;
+                    *d = overlap ? *d + g : g;
                 }
             }
         }

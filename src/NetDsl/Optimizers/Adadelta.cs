@@ -17,7 +17,10 @@ public sealed unsafe class Adadelta : IOptimizer
     /// <summary>Creates the optimizer.</summary>
     /// <param name="learningRate">Step size, positive and finite (Keras 2's Adadelta default is 1.0).</param>
     /// <param name="rho">Decay of both running averages, in [0, 1).</param>
-    /// <param name="epsilon">Added under both square roots, positive and finite.</param>
+    /// <param name="epsilon">
+    /// Added under both square roots, positive and finite. 1e-6 is the paper's value (and early Keras's); standalone
+    /// Keras 2.1+ defaults to <c>K.epsilon()</c> = 1e-7 and Keras 2.0 to 1e-8, so pass it explicitly to match those.
+    /// </param>
     /// <exception cref="ArgumentOutOfRangeException">An argument is out of range.</exception>
     public Adadelta(float learningRate = 1.0f, float rho = 0.95f, float epsilon = 1e-6f)
     {
