@@ -478,7 +478,7 @@ public static class CpuEmitter
                 break;
             case OpKind.PoolBackward:
                 w.Line(Layer(plan, op).Kind == LayerKind.MaxPool2D
-                    ? $"{indent}global::NetDsl.Kernels.Pooling.MaxBackward<{Naming.Shape(Layer(plan, op).Name)}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.Operands[0])}, {Ref(plan, op.C)}, rows, part, parts);"
+                    ? $"{indent}global::NetDsl.Kernels.Pooling.MaxBackward<{Naming.Shape(Layer(plan, op).Name)}{(op.Epilogue == EpilogueKind.ActivationGradient ? $", global::NetDsl.Kernels.Act.{op.Activation}" : "")}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.Operands[0])}, {Ref(plan, op.C)}, rows, part, parts);"
                     : $"{indent}global::NetDsl.Kernels.Pooling.AvgBackward<{Naming.Shape(Layer(plan, op).Name)}>(base.Arena, {Ref(plan, op.Operands[0])}, {Ref(plan, op.C)}, rows, part, parts);");
                 break;
             case OpKind.DropoutForward:

@@ -180,11 +180,15 @@ public static class Lowerer
             return c;
         }
 
-        bool HasInputGradientKernel(int c) => c <= last && layers[c].Kind is LayerKind.Dense or LayerKind.Conv2D;
+        // Kernels that can apply the producer's activation derivative as they write the gradient: the input-gradient
+        // GEMM/convolution epilogues, and max-pooling (the routed gradient meets the window maximum, whose value is the
+        // producer's output there). Flatten is looked through; max-pooling must consume the producer directly.
+        bool HasInputGradientKernel(int c) => c <= last && layers[c].Kind is LayerKind.Dense or LayerKind.Conv2D or LayerKind.MaxPool2D;
 
         // The consumer's input-gradient epilogue applies layer l's activation derivative when it can (element-wise
         // activations only); otherwise layer l applies it itself in a phase of its own.
-        bool FusedByConsumer(int l) => Act(l) is not (ActivationKind.Linear or ActivationKind.Softmax) && HasInputGradientKernel(ConsumerOf(l));
+        bool FusedByConsumer(int l) => Act(l) is not (ActivationKind.Linear or ActivationKind.Softmax) && HasInputGradientKernel(ConsumerOf(l))
+            && !(layers[ConsumerOf(l)].Kind == LayerKind.MaxPool2D && ConsumerOf(l) != l + 1);
 
         // ---- Forward. ----
         var forward = new List<Phase>();
@@ -381,8 +385,10 @@ public static class Lowerer
                         continue;
                     }
 
-                    ops.Add(new KernelOp(OpKind.PoolBackward, $"{other} = gradient through the pooling of {layer.Name} from {g}", l, Guard.InputGradientNeeded,
-                        x, output[l], other, Dim.Batch, 0, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null, new[] { g }.ToEquatableArray()));
+                    ops.Add(new KernelOp(OpKind.PoolBackward,
+                        fuseBelow ? $"{other} = (gradient through the pooling of {layer.Name} from {g}) * {belowAct}'({x})" : $"{other} = gradient through the pooling of {layer.Name} from {g}",
+                        l, Guard.InputGradientNeeded, x, output[l], other, Dim.Batch, 0, Dim.Of(0), false,
+                        fuseBelow ? EpilogueKind.ActivationGradient : EpilogueKind.None, belowAct, null, null, new[] { g }.ToEquatableArray()));
                     slot = 1 - slot;
                     comment = $"{layer.Name}: gradient through the pooling";
                     break;

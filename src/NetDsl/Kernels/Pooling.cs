@@ -100,6 +100,27 @@ public static unsafe class Pooling
     /// <param name="part">This part, in [0, <paramref name="parts"/>).</param>
     /// <param name="parts">Parts the work is split in, at least 1.</param>
     public static void MaxBackward<TShape>(Arena arena, long x, long y, long dy, long dx, int samples, int part, int parts) where TShape : IPoolShape
+        => MaxBackward<TShape, Act.Linear>(arena, x, y, dy, dx, samples, part, parts);
+
+    /// <summary>
+    /// <see cref="MaxBackward{TShape}"/> fused with the derivative of the activation that produced <paramref name="x"/>:
+    /// the gradient routed to a window's maximum is <c>TAct.Backward(dy, y)</c>, which is exact because the maximum
+    /// cell's value equals <c>y</c> (and every other cell receives zero). Saves the producer a separate pass over its
+    /// whole output.
+    /// </summary>
+    /// <typeparam name="TShape">The layer's shape.</typeparam>
+    /// <typeparam name="TAct">The activation applied by the layer that produced <paramref name="x"/>.</typeparam>
+    /// <param name="arena">The arena holding the buffers.</param>
+    /// <param name="x">Offset of the forward input (the producer's activation output).</param>
+    /// <param name="y">Offset of the forward output.</param>
+    /// <param name="dy">Offset of the gradient with respect to the output.</param>
+    /// <param name="dx">Offset of the gradient with respect to the producer's pre-activation (written).</param>
+    /// <param name="samples">Samples in the batch.</param>
+    /// <param name="part">This part, in [0, <paramref name="parts"/>).</param>
+    /// <param name="parts">Parts the work is split in, at least 1.</param>
+    public static void MaxBackward<TShape, TAct>(Arena arena, long x, long y, long dy, long dx, int samples, int part, int parts)
+        where TShape : IPoolShape
+        where TAct : IActivation
     {
         KernelRange.CheckPart(part, parts);
         var (start, end) = Partition.Range(samples * TShape.InH, part, parts);
@@ -111,15 +132,15 @@ public static unsafe class Pooling
         float* b = arena.Pointer;
         if (Vector512.IsHardwareAccelerated)
         {
-            PoolKernel<Simd512, Vector512<float>, TShape>.Backward(b + x, b + y, b + dy, b + dx, start, end, max: true);
+            PoolKernel<Simd512, Vector512<float>, TShape>.Backward<TAct>(b + x, b + y, b + dy, b + dx, start, end, max: true);
         }
         else if (Vector256.IsHardwareAccelerated)
         {
-            PoolKernel<Simd256, Vector256<float>, TShape>.Backward(b + x, b + y, b + dy, b + dx, start, end, max: true);
+            PoolKernel<Simd256, Vector256<float>, TShape>.Backward<TAct>(b + x, b + y, b + dy, b + dx, start, end, max: true);
         }
         else
         {
-            PoolKernel<Simd128, Vector128<float>, TShape>.Backward(b + x, b + y, b + dy, b + dx, start, end, max: true);
+            PoolKernel<Simd128, Vector128<float>, TShape>.Backward<TAct>(b + x, b + y, b + dy, b + dx, start, end, max: true);
         }
     }
 
@@ -181,15 +202,15 @@ public static unsafe class Pooling
         float* b = arena.Pointer;
         if (Vector512.IsHardwareAccelerated)
         {
-            PoolKernel<Simd512, Vector512<float>, TShape>.Backward(null, null, b + dy, b + dx, start, end, max: false);
+            PoolKernel<Simd512, Vector512<float>, TShape>.Backward<Act.Linear>(null, null, b + dy, b + dx, start, end, max: false);
         }
         else if (Vector256.IsHardwareAccelerated)
         {
-            PoolKernel<Simd256, Vector256<float>, TShape>.Backward(null, null, b + dy, b + dx, start, end, max: false);
+            PoolKernel<Simd256, Vector256<float>, TShape>.Backward<Act.Linear>(null, null, b + dy, b + dx, start, end, max: false);
         }
         else
         {
-            PoolKernel<Simd128, Vector128<float>, TShape>.Backward(null, null, b + dy, b + dx, start, end, max: false);
+            PoolKernel<Simd128, Vector128<float>, TShape>.Backward<Act.Linear>(null, null, b + dy, b + dx, start, end, max: false);
         }
     }
 }
@@ -313,7 +334,7 @@ internal static unsafe class PoolKernel<TS, TV, TShape>
     /// without per-lane branches.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Backward(float* x, float* y, float* dy, float* dx, int rowStart, int rowEnd, bool max)
+    public static void Backward<TAct>(float* x, float* y, float* dy, float* dx, int rowStart, int rowEnd, bool max) where TAct : IActivation
     {
         int ch = TShape.C, inW = TShape.InW, inH = TShape.InH, outW = TShape.OutW, outH = TShape.OutH;
         int vl = TS.Count;
@@ -369,7 +390,7 @@ internal static unsafe class PoolKernel<TS, TV, TShape>
                     int rows = h1 - h0, cols = w1 - w0;
                     if (max)
                     {
-                        MaxWindow(xs + corner, dxs + corner, y + o, dy + o, rows, cols, h0, lo, hi, overlap);
+                        MaxWindow<TAct>(xs + corner, dxs + corner, y + o, dy + o, rows, cols, h0, lo, hi, overlap);
                     }
                     else
                     {
@@ -381,7 +402,8 @@ internal static unsafe class PoolKernel<TS, TV, TShape>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MaxWindow(float* xc, float* dxc, float* yo, float* dyo, int rows, int cols, int h0, int lo, int hi, bool overlap)
+    private static void MaxWindow<TAct>(float* xc, float* dxc, float* yo, float* dyo, int rows, int cols, int h0, int lo, int hi, bool overlap)
+        where TAct : IActivation
     {
         int ch = TShape.C, vl = TS.Count;
         long pixelStride = ch;
@@ -390,7 +412,7 @@ internal static unsafe class PoolKernel<TS, TV, TShape>
         for (; c + vl <= ch; c += vl)
         {
             TV yv = TS.Load(yo + c);
-            TV r = TS.Load(dyo + c);
+            TV r = TAct.Backward<TS, TV>(TS.Load(dyo + c), yv); // the maximum cell's value is y
             for (int kh = 0; kh < rows; kh++)
             {
                 bool own = h0 + kh >= lo && h0 + kh < hi;
@@ -413,7 +435,7 @@ internal static unsafe class PoolKernel<TS, TV, TShape>
         for (; c < ch; c++)
         {
             float yv = yo[c];
-            float r = dyo[c];
+            float r = TAct.Backward(dyo[c], yv);
             for (int kh = 0; kh < rows; kh++)
             {
                 bool own = h0 + kh >= lo && h0 + kh < hi;
