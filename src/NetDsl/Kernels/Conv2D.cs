@@ -64,9 +64,21 @@ public interface IConvShape
 /// </para>
 /// <para>
 /// Buffers are read (never written) up to one 512-bit vector past their end, so the arena plan gives each of them
-/// that slack (<see cref="Arena.Padded"/>); the prepared-weights scratch included. Outputs must not overlap inputs
-/// (y with x, w, bias, aux; dx with dy, prepared, aux; dw with x, dy). Offsets need no particular alignment.
-/// Nothing is allocated per call and nothing throws: shapes are trusted (validated by the generator).
+/// that slack (<see cref="Arena.Padded"/>); the prepared-weights scratch and dw (whose partial sums are reloaded)
+/// included. Outputs must not overlap the operands they are computed from (y with x, w, bias; dx with dy,
+/// prepared; dw with x, dy); an output may be its own aux (an in-place epilogue reads each aux element just before
+/// it writes the same element). Offsets need no particular alignment (64-byte-aligned ones are faster).
+/// Nothing is allocated per call and nothing throws: shapes are trusted (validated by the generator). The first call
+/// for a shape, epilogue and width compiles its kernels (AggressiveOptimization, a few milliseconds).
+/// </para>
+/// <para>
+/// Design: implicit GEMM on the NHWC rows. For one kernel row, the KW*InC inputs of an output pixel are contiguous,
+/// so a register tile of up to 8 pixels of one output row x 32 filters (16 accumulators; 6 x 2 vectors below
+/// AVX-512) runs over them with every address a register plus a constant; kernel rows outside the image are
+/// skipped, and pixels whose kernel columns are clipped by padding get one-pixel tiles with the clipped run. The
+/// input gradient is the same kernel over dy with the weights flipped and transposed
+/// (<see cref="PrepareInputGradient{TShape}"/>), one stride phase at a time. The weight gradient tiles dw by
+/// 12 consecutive rows x 32 filters (24 accumulators) and reduces over the pixels in L2-sized blocks.
 /// </para>
 /// </remarks>
 public static unsafe class Conv2D

@@ -109,8 +109,25 @@ internal static unsafe class ConvSimd
         }
     }
 
-    /// <summary>Masked store of the first <paramref name="count"/> (fewer than a vector) lanes.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    /// <summary>
+    /// Asks for the cache line at <paramref name="p"/> ahead of use (a no-op where there is no prefetch instruction).
+    /// The tiles prefetch their output lines when they start, so the write-allocate misses of the stores at their
+    /// end are already served.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Prefetch(void* p)
+    {
+        if (Sse.IsSupported)
+        {
+            Sse.Prefetch0(p);
+        }
+    }
+
+    /// <summary>
+    /// Masked store of the first <paramref name="count"/> (fewer than a vector) lanes. Inlined: a call inside a
+    /// register tile would make the JIT keep every accumulator in memory (vector registers are caller-saved).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StorePartial<TS, TV>(float* p, TV v, int count)
         where TS : ISimd<TV>
         where TV : struct
