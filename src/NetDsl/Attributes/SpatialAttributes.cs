@@ -61,17 +61,11 @@ public sealed class Conv2DAttribute : LayerAttribute
     public bool UseBias { get; set; } = true;
 }
 
-/// <summary>2-D max pooling over each channel. Put it on a <c>partial PoolingLayer</c> property.</summary>
-[AttributeUsage(AttributeTargets.Property, Inherited = false, AllowMultiple = false)]
-public sealed class MaxPool2DAttribute : LayerAttribute
+/// <summary>What max and average pooling share: the window, the stride and the border handling.</summary>
+public abstract class Pool2DAttribute : LayerAttribute
 {
-    /// <summary>Declares a square window.</summary>
-    public MaxPool2DAttribute(int poolSize) : this(poolSize, poolSize)
-    {
-    }
-
     /// <summary>Declares a <paramref name="poolHeight"/> x <paramref name="poolWidth"/> window.</summary>
-    public MaxPool2DAttribute(int poolHeight, int poolWidth)
+    protected Pool2DAttribute(int poolHeight, int poolWidth)
     {
         PoolHeight = poolHeight;
         PoolWidth = poolWidth;
@@ -90,33 +84,34 @@ public sealed class MaxPool2DAttribute : LayerAttribute
     public Padding Padding { get; set; } = Padding.Valid;
 }
 
-/// <summary>2-D average pooling over each channel (padding cells are not counted). Put it on a <c>partial PoolingLayer</c> property.</summary>
+/// <summary>2-D max pooling over each channel. Put it on a <c>partial PoolingLayer</c> property.</summary>
 [AttributeUsage(AttributeTargets.Property, Inherited = false, AllowMultiple = false)]
-public sealed class AvgPool2DAttribute : LayerAttribute
+public sealed class MaxPool2DAttribute : Pool2DAttribute
 {
     /// <summary>Declares a square window.</summary>
-    public AvgPool2DAttribute(int poolSize) : this(poolSize, poolSize)
+    public MaxPool2DAttribute(int poolSize) : base(poolSize, poolSize)
     {
     }
 
     /// <summary>Declares a <paramref name="poolHeight"/> x <paramref name="poolWidth"/> window.</summary>
-    public AvgPool2DAttribute(int poolHeight, int poolWidth)
+    public MaxPool2DAttribute(int poolHeight, int poolWidth) : base(poolHeight, poolWidth)
     {
-        PoolHeight = poolHeight;
-        PoolWidth = poolWidth;
+    }
+}
+
+/// <summary>2-D average pooling over each channel (padding cells are not counted). Put it on a <c>partial PoolingLayer</c> property.</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false, AllowMultiple = false)]
+public sealed class AvgPool2DAttribute : Pool2DAttribute
+{
+    /// <summary>Declares a square window.</summary>
+    public AvgPool2DAttribute(int poolSize) : base(poolSize, poolSize)
+    {
     }
 
-    /// <summary>Window rows.</summary>
-    public int PoolHeight { get; }
-
-    /// <summary>Window columns.</summary>
-    public int PoolWidth { get; }
-
-    /// <summary>Step in both directions (0, the default: the window size, as Keras).</summary>
-    public int Stride { get; set; }
-
-    /// <summary>Border handling (default <see cref="Padding.Valid"/>).</summary>
-    public Padding Padding { get; set; } = Padding.Valid;
+    /// <summary>Declares a <paramref name="poolHeight"/> x <paramref name="poolWidth"/> window.</summary>
+    public AvgPool2DAttribute(int poolHeight, int poolWidth) : base(poolHeight, poolWidth)
+    {
+    }
 }
 
 /// <summary>
