@@ -172,12 +172,7 @@ public abstract class Network : IParallelJob, IDisposable
     public void Predict(ReadOnlySpan<float> inputs, Span<float> outputs)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (inputs.Length % InputSize != 0)
-        {
-            throw new ArgumentException($"{inputs.Length} input floats is not a whole number of samples of {InputSize} floats.", nameof(inputs));
-        }
-
-        int count = inputs.Length / InputSize;
+        int count = CountSamples(inputs);
         if (outputs.Length != count * OutputSize)
         {
             throw new ArgumentException($"{count} samples need {count * OutputSize} output floats ({OutputSize} each), but the output span has {outputs.Length}.", nameof(outputs));
@@ -244,12 +239,7 @@ public abstract class Network : IParallelJob, IDisposable
     private int StageBatch(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (inputs.Length % InputSize != 0)
-        {
-            throw new ArgumentException($"{inputs.Length} input floats is not a whole number of samples of {InputSize} floats.", nameof(inputs));
-        }
-
-        int rows = inputs.Length / InputSize;
+        int rows = CountSamples(inputs);
         if (rows == 0 || rows > BatchSize)
         {
             throw new ArgumentException($"A step takes 1 to {BatchSize} samples (the batch size this network was built for), but got {rows}.", nameof(inputs));
@@ -278,26 +268,24 @@ public abstract class Network : IParallelJob, IDisposable
     private void StageInputs(ReadOnlySpan<float> inputs)
     {
         var destination = Arena.GetSpan(Layout.InputOffset, inputs.Length);
-        int c = Layout.InputChannels, h = Layout.InputHeight, w = Layout.InputWidth;
-        if (c <= 1)
+        if (Layout.InputChannels <= 1)
         {
             inputs.CopyTo(destination); // flat, or one channel: both layouts coincide
             return;
         }
 
-        int plane = h * w, sample = c * plane;
-        for (int n = 0; n < inputs.Length / sample; n++)
+        Kernels.Layout.ChannelsFirstToLast(inputs, destination, inputs.Length / InputSize, Layout.InputChannels, Layout.InputHeight, Layout.InputWidth);
+    }
+
+    /// <summary>The number of samples in <paramref name="inputs"/>; throws when it is not a whole number.</summary>
+    private int CountSamples(ReadOnlySpan<float> inputs)
+    {
+        if (inputs.Length % InputSize != 0)
         {
-            var src = inputs.Slice(n * sample, sample);
-            var dst = destination.Slice(n * sample, sample);
-            for (int ch = 0; ch < c; ch++)
-            {
-                for (int p = 0; p < plane; p++)
-                {
-                    dst[p * c + ch] = src[ch * plane + p];
-                }
-            }
+            throw new ArgumentException($"{inputs.Length} input floats is not a whole number of samples of {InputSize} floats.", nameof(inputs));
         }
+
+        return inputs.Length / InputSize;
     }
 
     private void UpdateParameters(int part, int parts)
