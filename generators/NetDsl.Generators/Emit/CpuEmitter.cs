@@ -415,14 +415,7 @@ public static class CpuEmitter
             case OpKind.MatMul:
             {
                 string range = SplitName(SplitOf(op));
-                string epilogue = op.Epilogue switch
-                {
-                    EpilogueKind.None => "global::NetDsl.Kernels.Epilogue.None",
-                    EpilogueKind.BiasActivation => $"global::NetDsl.Kernels.Epilogue.BiasActivation<global::NetDsl.Kernels.Act.{op.Activation}>",
-                    EpilogueKind.Activation => $"global::NetDsl.Kernels.Epilogue.Activation<global::NetDsl.Kernels.Act.{op.Activation}>",
-                    _ => $"global::NetDsl.Kernels.Epilogue.ActivationGradient<global::NetDsl.Kernels.Act.{op.Activation}>",
-                };
-                w.Line($"{indent}global::NetDsl.Kernels.Gemm.Run<{ShapeName(plan, op)}, {epilogue}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, {range}_start, {range}_end, {op.P}{Extra(plan, op)});");
+                w.Line($"{indent}global::NetDsl.Kernels.Gemm.Run<{ShapeName(plan, op)}, {Epilogue(op)}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, {range}_start, {range}_end, {op.P}{Extra(plan, op)});");
                 break;
             }
 
