@@ -19,13 +19,11 @@ public enum Region
 /// <summary>
 /// One tensor of the arena plan. Parameter and scratch buffers have a fixed <paramref name="Offset"/> within
 /// their block; activation buffers are <paramref name="Size"/> floats per sample, placed in order when the
-/// batch size is known. <paramref name="SharedWith"/> names an earlier buffer whose memory this one reuses
-/// (lifetimes do not overlap).
+/// batch size is known. <paramref name="InferenceAlias"/> names the buffer that stands in for this one outside
+/// training (a dropout output is its input in inference). A <paramref name="Size"/> of -1 means "as long as the
+/// kernel of <paramref name="SizedBy"/> asks for" (known to the runtime, not the generator).
 /// </summary>
-/// <paramref name="InferenceAlias"/> names the buffer that stands in for this one outside training (a dropout
-/// output is its input in inference). A <paramref name="Size"/> of -1 means "as long as the kernel of
-/// <paramref name="SizedBy"/> asks for" (known to the runtime, not the generator).
-public sealed record BufferPlan(string Name, Region Region, long Offset, long Size, string Shape, string Comment, string? SharedWith = null,
+public sealed record BufferPlan(string Name, Region Region, long Offset, long Size, string Shape, string Comment,
     string? InferenceAlias = null, string? SizedBy = null);
 
 /// <summary>A dimension that is either a compile-time constant or a constant times the number of samples in the batch.</summary>
