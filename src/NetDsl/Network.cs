@@ -28,16 +28,12 @@ public readonly record struct NetworkLayout(int InputSize, int OutputSize, int P
 /// batches and runs the optimizer. The generated half (the user's partial class) supplies the layer views, the
 /// weight initialisation and the fused kernel schedule for its exact architecture.
 /// </summary>
-public abstract class Network : IParallelJob, IDisposable
+public abstract partial class Network : IParallelJob, IDisposable
 {
-    /// <summary>The job id of the optimizer pass; generated jobs use ids from 0 up.</summary>
-    private const int OptimizerJob = -1;
-
     private readonly WorkerPool _pool;
     private readonly int[] _labels;
     private readonly double[] _lossPartials;
     private Layer[] _layers = [];
-    private IOptimizer? _optimizer;
     private bool _disposed;
 
     /// <summary>Allocates the arena and starts the worker threads.</summary>
@@ -139,30 +135,6 @@ public abstract class Network : IParallelJob, IDisposable
         }
 
         return (float)(total / rows);
-    }
-
-    /// <summary>One training step: forward, backward and an optimizer update; returns the mean loss of the batch.</summary>
-    /// <param name="inputs">Samples, <see cref="InputSize"/> floats each, 1 to <see cref="BatchSize"/> of them.</param>
-    /// <param name="labels">One class index per sample.</param>
-    /// <param name="optimizer">The update rule. Its state lives in this network's arena and restarts from zero whenever a different optimizer instance is passed.</param>
-    public float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels, IOptimizer optimizer)
-    {
-        ArgumentNullException.ThrowIfNull(optimizer);
-        float loss = ComputeGradients(inputs, labels);
-        if (!ReferenceEquals(optimizer, _optimizer))
-        {
-            if (optimizer.StateSlots is < 0 or > ParameterSlice.MaxStateSlots)
-            {
-                throw new ArgumentException($"The optimizer asks for {optimizer.StateSlots} state slots per parameter; at most {ParameterSlice.MaxStateSlots} are reserved.", nameof(optimizer));
-            }
-
-            Arena.GetSpan(Layout.StateOffset, checked(ParameterSlice.MaxStateSlots * Layout.ParameterLength)).Clear();
-            _optimizer = optimizer;
-        }
-
-        optimizer.BeginStep();
-        _pool.Run(this, OptimizerJob);
-        return loss;
     }
 
     /// <summary>
@@ -286,33 +258,5 @@ public abstract class Network : IParallelJob, IDisposable
         }
 
         return inputs.Length / InputSize;
-    }
-
-    private void UpdateParameters(int part, int parts)
-    {
-        var optimizer = _optimizer!;
-        int slots = optimizer.StateSlots;
-        foreach (var layer in _layers)
-        {
-            if (!layer.Trainable || layer.ParameterLength == 0)
-            {
-                continue;
-            }
-
-            var (start, end) = Partition.Range(layer.ParameterLength, part, parts, Arena.AlignmentFloats);
-            if (start == end)
-            {
-                continue;
-            }
-
-            long offset = layer.ParameterOffset + start;
-            int length = end - start;
-            var slice = new ParameterSlice(
-                Arena.GetSpan(offset, length),
-                Arena.GetSpan(offset + Layout.GradientOffset, length),
-                slots > 0 ? Arena.GetSpan(offset + Layout.StateOffset, length) : default,
-                slots > 1 ? Arena.GetSpan(offset + Layout.StateOffset + Layout.ParameterLength, length) : default);
-            optimizer.Update(slice);
-        }
     }
 }

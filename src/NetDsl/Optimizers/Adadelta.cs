@@ -59,7 +59,7 @@ public sealed unsafe class Adadelta : IOptimizer
     public float Epsilon { get; }
 
     /// <summary>Steps taken so far.</summary>
-    public long Iterations { get; private set; }
+    public long Iterations { get; set; }
 
     /// <inheritdoc/>
     public int StateSlots => 2;

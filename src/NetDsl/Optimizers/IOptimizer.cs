@@ -11,6 +11,12 @@ public interface IOptimizer
     /// <summary>Floats of state kept per parameter (e.g. 1 for momentum, 2 for Adam); at most <see cref="ParameterSlice.MaxStateSlots"/>.</summary>
     int StateSlots { get; }
 
+    /// <summary>The base step size; callbacks such as learning-rate schedulers and ReduceLROnPlateau change it between steps.</summary>
+    float LearningRate { get; set; }
+
+    /// <summary>Steps taken so far (incremented by <see cref="BeginStep"/>; restored when a checkpoint is loaded).</summary>
+    long Iterations { get; set; }
+
     /// <summary>Called once per step, before the <see cref="Update"/> calls of that step (advance schedules here).</summary>
     void BeginStep();
 

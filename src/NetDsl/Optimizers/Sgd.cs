@@ -40,7 +40,7 @@ public sealed class Sgd : IOptimizer
     public bool Nesterov { get; }
 
     /// <summary>Steps taken so far.</summary>
-    public long Iterations { get; private set; }
+    public long Iterations { get; set; }
 
     /// <inheritdoc/>
     public int StateSlots => Momentum > 0f ? 1 : 0;

@@ -138,6 +138,10 @@ public class AllocationTests(ITestOutputHelper output)
 
         public int StateSlots => inner.StateSlots;
 
+        public float LearningRate { get => inner.LearningRate; set => inner.LearningRate = value; }
+
+        public long Iterations { get => inner.Iterations; set => inner.Iterations = value; }
+
         public void BeginStep() => inner.BeginStep();
 
         public void Update(in ParameterSlice slice)

@@ -437,6 +437,10 @@ public class NetworkApiTests
     {
         public int StateSlots => 3;
 
+        public float LearningRate { get; set; }
+
+        public long Iterations { get; set; }
+
         public void BeginStep()
         {
         }
