@@ -467,7 +467,7 @@ public static class CpuEmitter
                 w.Line($"{indent}global::NetDsl.Kernels.Conv2D.InputGradient<{Naming.Shape(Layer(plan, op).Name)}, {Epilogue(op)}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.Operands[0])}, {Ref(plan, op.C)}, rows, part, parts{Extra(plan, op)});");
                 break;
             case OpKind.PoolForward:
-                w.Line($"{indent}global::NetDsl.Kernels.Pooling.{(Layer(plan, op).Kind == LayerKind.MaxPool2D ? "Max" : "Avg")}Forward<{Naming.Shape(Layer(plan, op).Name)}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.C)}, rows, part, parts);");
+                w.Line($"{indent}global::NetDsl.Kernels.Pooling.{(Layer(plan, op).Kind == LayerKind.MaxPool2D ? "Max" : "Avg")}Forward<{Naming.Shape(Layer(plan, op).Name)}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.C)}, rows, part, parts{FusedDropout(plan, op)});");
                 break;
             case OpKind.PoolBackward:
                 w.Line(Layer(plan, op).Kind == LayerKind.MaxPool2D
@@ -527,7 +527,22 @@ public static class CpuEmitter
     };
 
     private static string Extra(ExecutionPlan plan, KernelOp op)
-        => (op.Bias is not null ? $", bias: {Ref(plan, op.Bias)}" : "") + (op.Aux is not null ? $", aux: {Ref(plan, op.Aux)}" : "");
+        => (op.Bias is not null ? $", bias: {Ref(plan, op.Bias)}" : "") + (op.Aux is not null ? $", aux: {Ref(plan, op.Aux)}" : "") + FusedDropout(plan, op);
+
+    /// <summary>The arguments of a fused dropout mask: forward ones only in training (the copy is its output), backward ones in place.</summary>
+    private static string FusedDropout(ExecutionPlan plan, KernelOp op)
+    {
+        if (op.Dropout is not { } fusion)
+        {
+            return "";
+        }
+
+        var layer = plan.Network.Layers[fusion.Layer];
+        string mask = $"new global::NetDsl.Kernels.DropoutMask({Float(layer.Spec.Rate)}, base.DropoutSeed({layer.Index}))";
+        return fusion.Copy is { } copy
+            ? $", dropout: base.Training ? {mask} : default, dropoutCopy: {RawRef(plan, copy)}"
+            : $", dropout: {mask}";
+    }
 
     /// <summary>An element count (long: activations of large batches exceed int).</summary>
     private static string Count(Dim dim) => dim.IsBatch ? $"(long)rows * {dim.Value}" : Num(dim.Value) + "L";

@@ -116,7 +116,16 @@ public sealed record KernelOp(
     ActivationKind Activation,
     string? Bias,
     string? Aux,
-    EquatableArray<string> Operands = default);
+    EquatableArray<string> Operands = default,
+    DropoutFusion? Dropout = null);
+
+/// <summary>
+/// A dropout layer's mask fused into another op: the op masks the elements it writes (element index = position in
+/// its output), so the dropout needs no pass of its own. With <paramref name="Copy"/> (a forward pass, training only)
+/// the masked values go to that buffer and the op's output keeps the unmasked ones; without it (a backward pass) the
+/// op's output gradient is masked in place.
+/// </summary>
+public sealed record DropoutFusion(int Layer, string? Copy);
 
 /// <summary>
 /// Ops dispatched together: every op of a phase may run on any thread at once, so ops in one phase must be

@@ -169,10 +169,60 @@ public static class Lowerer
         }
 
         ActivationKind Act(int l) => layers[l].Kind is LayerKind.Dense or LayerKind.Conv2D or LayerKind.Activation ? layers[l].Activation : ActivationKind.Linear;
-        int ConsumerOf(int l)
+
+        // Dropout fusion. Forward: the producer (Flatten looked through) writes the masked copy as it stores its output,
+        // when it is a pooling layer or a dense layer with an element-wise activation. Backward: the consumer's
+        // input-gradient GEMM masks the gradient as it stores it, when the consumer is a dense layer. Other neighbours
+        // keep the dropout's own pass.
+        int ProducerOf(int l)
+        {
+            int p = l - 1;
+            while (p >= 0 && layers[p].Kind == LayerKind.Flatten)
+            {
+                p--;
+            }
+
+            return p;
+        }
+
+        int DirectConsumerOf(int l)
         {
             int c = l + 1;
             while (c <= last && layers[c].Kind == LayerKind.Flatten)
+            {
+                c++;
+            }
+
+            return c;
+        }
+
+        bool DropoutFusedForward(int l)
+        {
+            if (layers[l].Kind != LayerKind.Dropout || l == last || l == logitsLayer || ProducerOf(l) < 0)
+            {
+                return false;
+            }
+
+            var producer = layers[ProducerOf(l)];
+            return producer.Kind is LayerKind.MaxPool2D or LayerKind.AvgPool2D
+                || (producer.Kind == LayerKind.Dense && producer.Activation != ActivationKind.Softmax && !(producer.Index == logitsLayer && fusedLoss));
+        }
+
+        bool DropoutFusedBackward(int l) => layers[l].Kind == LayerKind.Dropout && l > 0 && DirectConsumerOf(l) <= last
+            && layers[DirectConsumerOf(l)].Kind == LayerKind.Dense;
+
+        // The dropout (if any) fused into layer l's forward store.
+        DropoutFusion? ForwardMaskOf(int l)
+        {
+            int d = DirectConsumerOf(l);
+            return d <= last && DropoutFusedForward(d) && ProducerOf(d) == l ? new DropoutFusion(d, Out(layers[d])) : null;
+        }
+
+        // The layer whose gradient consumes layer l's output: Flatten and dropouts fused into their consumer are looked through.
+        int ConsumerOf(int l)
+        {
+            int c = l + 1;
+            while (c <= last && (layers[c].Kind == LayerKind.Flatten || DropoutFusedBackward(c)))
             {
                 c++;
             }
@@ -207,7 +257,8 @@ public static class Lowerer
                     ops.Add(new KernelOp(OpKind.MatMul,
                         $"{y}[rows x {layer.OutputSize}] = {fused}({x}[rows x {layer.InputSize}] · {W(layer)}[{layer.InputSize} x {layer.OutputSize}]{(layer.Spec.UseBias ? " + " + B(layer) : "")})",
                         l, Guard.Always, x, W(layer), y, Dim.Batch, layer.OutputSize, Dim.Of(layer.InputSize), false,
-                        layer.Spec.UseBias ? EpilogueKind.BiasActivation : EpilogueKind.Activation, fused, layer.Spec.UseBias ? B(layer) : null, null));
+                        layer.Spec.UseBias ? EpilogueKind.BiasActivation : EpilogueKind.Activation, fused, layer.Spec.UseBias ? B(layer) : null, null,
+                        Dropout: ForwardMaskOf(l)));
                     if (softmaxSeparately)
                     {
                         ops.Add(new KernelOp(OpKind.Softmax, $"{y} = softmax({y}) row-wise", l, Guard.Always,
@@ -215,6 +266,11 @@ public static class Lowerer
                     }
 
                     describe += $", {layer.Activation}";
+                    if (ForwardMaskOf(l) is { } denseMask)
+                    {
+                        describe += $", {layers[denseMask.Layer].Name} fused";
+                    }
+
                     break;
                 case LayerKind.Conv2D:
                     ops.Add(new KernelOp(OpKind.ConvForward,
@@ -226,9 +282,20 @@ public static class Lowerer
                 case LayerKind.MaxPool2D:
                 case LayerKind.AvgPool2D:
                     ops.Add(new KernelOp(OpKind.PoolForward, $"{y} = {(layer.Kind == LayerKind.MaxPool2D ? "max" : "average")} over {layer.Window!.KH}x{layer.Window.KW} windows of {x}",
-                        l, Guard.Always, x, null, y, Dim.Batch, 0, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null));
+                        l, Guard.Always, x, null, y, Dim.Batch, 0, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null,
+                        Dropout: ForwardMaskOf(l)));
+                    if (ForwardMaskOf(l) is { } poolMask)
+                    {
+                        describe += $", {layers[poolMask.Layer].Name} fused";
+                    }
+
                     break;
                 case LayerKind.Dropout:
+                    if (DropoutFusedForward(l))
+                    {
+                        continue; // its producer writes the masked copy
+                    }
+
                     ops.Add(new KernelOp(OpKind.DropoutForward, $"{y} = dropout({x}, rate {Rate(layer)}) (training only; in inference {y} is {x})",
                         l, Guard.Always, x, null, y, Dim.PerSample(layer.OutputSize), 0, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null));
                     break;
@@ -321,8 +388,14 @@ public static class Lowerer
             var ops = new List<KernelOp>();
             // The epilogue of an input-gradient kernel: apply the derivative of the layer below when that layer cannot.
             int belowIndex = l - 1;
-            while (belowIndex >= 0 && layers[belowIndex].Kind == LayerKind.Flatten)
+            DropoutFusion? gradientMask = null;
+            while (belowIndex >= 0 && (layers[belowIndex].Kind == LayerKind.Flatten || (DropoutFusedBackward(belowIndex) && DirectConsumerOf(belowIndex) == l)))
             {
+                if (layers[belowIndex].Kind == LayerKind.Dropout)
+                {
+                    gradientMask = new DropoutFusion(belowIndex, null);
+                }
+
                 belowIndex--;
             }
 
@@ -344,10 +417,15 @@ public static class Lowerer
 
                     if (l > 0)
                     {
-                        ops.Add(new KernelOp(OpKind.MatMul,
-                            fuseBelow ? $"{other}[rows x {layer.InputSize}] = ({g} · {WT(layer)}) * {belowAct}'({belowOut})" : $"{other}[rows x {layer.InputSize}] = {g} · {WT(layer)}",
+                        string product = fuseBelow ? $"({g} · {WT(layer)}) * {belowAct}'({belowOut})" : $"{g} · {WT(layer)}";
+                        if (gradientMask is not null)
+                        {
+                            product = $"{product} masked like {layers[gradientMask.Layer].Name}";
+                        }
+
+                        ops.Add(new KernelOp(OpKind.MatMul, $"{other}[rows x {layer.InputSize}] = {product}",
                             l, Guard.InputGradientNeeded, g, WT(layer), other, Dim.Batch, layer.InputSize, Dim.Of(layer.OutputSize), false,
-                            fuseBelow ? EpilogueKind.ActivationGradient : EpilogueKind.None, belowAct, null, belowOut));
+                            fuseBelow ? EpilogueKind.ActivationGradient : EpilogueKind.None, belowAct, null, belowOut, Dropout: gradientMask));
                         slot = 1 - slot;
                     }
 
@@ -393,9 +471,9 @@ public static class Lowerer
                     comment = $"{layer.Name}: gradient through the pooling";
                     break;
                 case LayerKind.Dropout:
-                    if (l == 0)
+                    if (l == 0 || DropoutFusedBackward(l))
                     {
-                        continue;
+                        continue; // nothing below, or the consumer's input-gradient GEMM applied the mask
                     }
 
                     ops.Add(new KernelOp(OpKind.DropoutBackward, $"{g} = {g} masked like the forward pass (in place)", l, Guard.InputGradientNeeded,

@@ -133,6 +133,36 @@ public static unsafe class Dropout
         }
     }
 
+    /// <summary>
+    /// Applies <paramref name="mask"/> to elements <c>[start, end)</c>: <c>dst[i] = keep(i) ? src[i] / (1 - rate) : 0</c>,
+    /// the same values <see cref="Forward"/> computes for those indices. Kernels call this on the elements they have just
+    /// written (still in L1) to fuse the dropout into their own pass; <paramref name="src"/> may equal
+    /// <paramref name="dst"/>.
+    /// </summary>
+    internal static void Apply(in DropoutMask mask, float* src, float* dst, long start, long end)
+    {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Loop<Lanes512>(src, dst, start, end, mask.K0, mask.K1, mask.Threshold, mask.KeepProbability);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            Loop<Lanes256>(src, dst, start, end, mask.K0, mask.K1, mask.Threshold, mask.KeepProbability);
+        }
+        else
+        {
+            Loop<Lanes128>(src, dst, start, end, mask.K0, mask.K1, mask.Threshold, mask.KeepProbability);
+        }
+    }
+
+    internal static (uint K0, uint K1) MaskKeys(ulong seed) => Keys(seed);
+
+    internal static int MaskThreshold(float rate)
+    {
+        ValidateRate(rate);
+        return Threshold(rate);
+    }
+
     private static void ValidateRate(float rate)
     {
         if (!(rate >= 0f && rate < 1f))
@@ -259,4 +289,38 @@ public static unsafe class Dropout
             return h ^ Vector128.ShiftRightLogical(h, 16);
         }
     }
+}
+
+/// <summary>
+/// A dropout mask to fuse into another kernel (a GEMM epilogue, a pooling pass): the rate and seed of one dropout
+/// layer for one training step. Element <c>i</c> of the masked buffer is kept exactly when
+/// <see cref="Dropout.Keep"/>(seed, i, rate) is, so a fused forward and a fused backward pass agree with each other and
+/// with <see cref="Dropout.Forward"/>. The default value (<see cref="None"/>) masks nothing.
+/// </summary>
+public readonly struct DropoutMask
+{
+    /// <summary>Creates the mask of a dropout layer for one step.</summary>
+    /// <param name="rate">Drop probability in [0, 1).</param>
+    /// <param name="seed">The step's seed for the layer.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The rate is not in [0, 1).</exception>
+    public DropoutMask(float rate, ulong seed)
+    {
+        Threshold = Dropout.MaskThreshold(rate);
+        (K0, K1) = Dropout.MaskKeys(seed);
+        KeepProbability = 1f - rate;
+    }
+
+    /// <summary>No mask: kernels given this skip the dropout.</summary>
+    public static DropoutMask None => default;
+
+    /// <summary>Whether this is a real mask (not <see cref="None"/>).</summary>
+    public bool IsActive => KeepProbability > 0f;
+
+    internal uint K0 { get; }
+
+    internal uint K1 { get; }
+
+    internal int Threshold { get; }
+
+    internal float KeepProbability { get; }
 }

@@ -31,8 +31,25 @@ public static unsafe class Gemm
     /// All operands are offsets into <paramref name="arena"/>; pass -1 for an unused bias or aux operand.
     /// Buffers are read up to one vector past their end, so the arena plan leaves that much slack.
     /// </summary>
+    /// <param name="arena">The arena holding every operand.</param>
+    /// <param name="a">Offset of A.</param>
+    /// <param name="b">Offset of B.</param>
+    /// <param name="c">Offset of C.</param>
+    /// <param name="rowStart">First row of C to compute.</param>
+    /// <param name="rowEnd">End (exclusive) of the rows to compute.</param>
+    /// <param name="p">The reduction length.</param>
+    /// <param name="bias">Offset of the bias (for epilogues that use one), else -1.</param>
+    /// <param name="aux">Offset of the auxiliary tensor laid out like C (for epilogues that use one), else -1.</param>
+    /// <param name="dropout">
+    /// A dropout mask fused into the epilogue (element index = position in C), or <see cref="DropoutMask.None"/>: each
+    /// finished tile is masked while it is still in L1.
+    /// </param>
+    /// <param name="dropoutCopy">
+    /// With an active <paramref name="dropout"/>: the offset of a buffer laid out like C that receives the masked
+    /// values while C keeps the unmasked ones (a forward pass), or -1 to mask C itself (a backward pass).
+    /// </param>
     public static void Run<TShape, TEpi>(Arena arena, long a, long b, long c, int rowStart, int rowEnd, int p,
-        long bias = -1, long aux = -1)
+        long bias = -1, long aux = -1, DropoutMask dropout = default, long dropoutCopy = -1)
         where TShape : IGemmShape
         where TEpi : IEpilogue
     {
@@ -44,17 +61,19 @@ public static unsafe class Gemm
         float* @base = arena.Pointer;
         float* biasPtr = bias >= 0 ? @base + bias : null;
         float* auxPtr = aux >= 0 ? @base + aux : null;
+        DropoutMask* mask = dropout.IsActive ? &dropout : null;
+        float* copy = dropout.IsActive ? @base + (dropoutCopy >= 0 ? dropoutCopy : c) : null;
         if (Vector512.IsHardwareAccelerated)
         {
-            GemmKernel<Simd512, Vector512<float>, TShape, TEpi>.Run(@base + a, @base + b, @base + c, rowStart, rowEnd, p, biasPtr, auxPtr);
+            GemmKernel<Simd512, Vector512<float>, TShape, TEpi>.Run(@base + a, @base + b, @base + c, rowStart, rowEnd, p, biasPtr, auxPtr, mask, copy);
         }
         else if (Vector256.IsHardwareAccelerated)
         {
-            GemmKernel<Simd256, Vector256<float>, TShape, TEpi>.Run(@base + a, @base + b, @base + c, rowStart, rowEnd, p, biasPtr, auxPtr);
+            GemmKernel<Simd256, Vector256<float>, TShape, TEpi>.Run(@base + a, @base + b, @base + c, rowStart, rowEnd, p, biasPtr, auxPtr, mask, copy);
         }
         else
         {
-            GemmKernel<Simd128, Vector128<float>, TShape, TEpi>.Run(@base + a, @base + b, @base + c, rowStart, rowEnd, p, biasPtr, auxPtr);
+            GemmKernel<Simd128, Vector128<float>, TShape, TEpi>.Run(@base + a, @base + b, @base + c, rowStart, rowEnd, p, biasPtr, auxPtr, mask, copy);
         }
     }
 }
@@ -75,7 +94,8 @@ internal static unsafe class GemmKernel<TS, TV, TShape, TEpi>
     private const int KBlock = 256;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(float* a, float* b, float* c, int rowStart, int rowEnd, int p, float* bias, float* aux)
+    public static void Run(float* a, float* b, float* c, int rowStart, int rowEnd, int p, float* bias, float* aux,
+        DropoutMask* mask = null, float* maskDestination = null)
     {
         int n = TShape.N;
         int vl = TS.Count;
@@ -90,11 +110,19 @@ internal static unsafe class GemmKernel<TS, TV, TShape, TEpi>
                 for (; i + RowTile <= rowEnd; i += RowTile)
                 {
                     Tile8x2(a, b, c, i, j, k0, k1, first, last, bias, aux);
+                    if (last && mask != null)
+                    {
+                        MaskTile(c, maskDestination, mask, i, RowTile, j, 2 * vl);
+                    }
                 }
 
                 for (; i < rowEnd; i++)
                 {
                     Tile1(a, b, c, i, j, k0, k1, first, last, bias, aux, 2, vl);
+                    if (last && mask != null)
+                    {
+                        MaskTile(c, maskDestination, mask, i, 1, j, 2 * vl);
+                    }
                 }
             }
         }
@@ -110,13 +138,35 @@ internal static unsafe class GemmKernel<TS, TV, TShape, TEpi>
                 for (; i + RowTile <= rowEnd; i += RowTile)
                 {
                     Tile8x1(a, b, c, i, j, k0, k1, first, last, bias, aux, valid);
+                    if (last && mask != null)
+                    {
+                        MaskTile(c, maskDestination, mask, i, RowTile, j, valid);
+                    }
                 }
 
                 for (; i < rowEnd; i++)
                 {
                     Tile1(a, b, c, i, j, k0, k1, first, last, bias, aux, 1, valid);
+                    if (last && mask != null)
+                    {
+                        MaskTile(c, maskDestination, mask, i, 1, j, valid);
+                    }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// The fused dropout: masks the tile just stored (rows i..i+rows, columns j..j+width of C, still in L1) into
+    /// <paramref name="destination"/> (C itself in a backward pass). The element index is the position in C.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaskTile(float* c, float* destination, DropoutMask* mask, int i, int rows, int j, int width)
+    {
+        for (int r = i; r < i + rows; r++)
+        {
+            long at = (long)r * TShape.N + j;
+            Dropout.Apply(*mask, c, destination, at, at + width);
         }
     }
 

@@ -59,7 +59,9 @@ public static unsafe class Pooling
     /// <param name="samples">Samples in the batch.</param>
     /// <param name="part">This part, in [0, <paramref name="parts"/>).</param>
     /// <param name="parts">Parts the work is split in, at least 1.</param>
-    public static void MaxForward<TShape>(Arena arena, long x, long y, int samples, int part, int parts) where TShape : IPoolShape
+    /// <param name="dropout">A dropout mask fused into the pass (a Dropout layer right after this one), or <see cref="DropoutMask.None"/>.</param>
+    /// <param name="dropoutCopy">With an active <paramref name="dropout"/>: the offset of the dropout's output, laid out like <paramref name="y"/>; <paramref name="y"/> keeps the unmasked values.</param>
+    public static void MaxForward<TShape>(Arena arena, long x, long y, int samples, int part, int parts, DropoutMask dropout = default, long dropoutCopy = -1) where TShape : IPoolShape
     {
         KernelRange.CheckPart(part, parts);
         var (start, end) = Partition.Range(samples * TShape.OutH, part, parts);
@@ -71,15 +73,15 @@ public static unsafe class Pooling
         float* b = arena.Pointer;
         if (Vector512.IsHardwareAccelerated)
         {
-            PoolKernel<Simd512, Vector512<float>, TShape>.Forward(b + x, b + y, start, end, max: true);
+            PoolKernel<Simd512, Vector512<float>, TShape>.Forward(b + x, b + y, start, end, max: true, dropout.IsActive ? &dropout : null, b + dropoutCopy);
         }
         else if (Vector256.IsHardwareAccelerated)
         {
-            PoolKernel<Simd256, Vector256<float>, TShape>.Forward(b + x, b + y, start, end, max: true);
+            PoolKernel<Simd256, Vector256<float>, TShape>.Forward(b + x, b + y, start, end, max: true, dropout.IsActive ? &dropout : null, b + dropoutCopy);
         }
         else
         {
-            PoolKernel<Simd128, Vector128<float>, TShape>.Forward(b + x, b + y, start, end, max: true);
+            PoolKernel<Simd128, Vector128<float>, TShape>.Forward(b + x, b + y, start, end, max: true, dropout.IsActive ? &dropout : null, b + dropoutCopy);
         }
     }
 
@@ -155,7 +157,9 @@ public static unsafe class Pooling
     /// <param name="samples">Samples in the batch.</param>
     /// <param name="part">This part, in [0, <paramref name="parts"/>).</param>
     /// <param name="parts">Parts the work is split in, at least 1.</param>
-    public static void AvgForward<TShape>(Arena arena, long x, long y, int samples, int part, int parts) where TShape : IPoolShape
+    /// <param name="dropout">A dropout mask fused into the pass (a Dropout layer right after this one), or <see cref="DropoutMask.None"/>.</param>
+    /// <param name="dropoutCopy">With an active <paramref name="dropout"/>: the offset of the dropout's output, laid out like <paramref name="y"/>; <paramref name="y"/> keeps the unmasked values.</param>
+    public static void AvgForward<TShape>(Arena arena, long x, long y, int samples, int part, int parts, DropoutMask dropout = default, long dropoutCopy = -1) where TShape : IPoolShape
     {
         KernelRange.CheckPart(part, parts);
         var (start, end) = Partition.Range(samples * TShape.OutH, part, parts);
@@ -167,15 +171,15 @@ public static unsafe class Pooling
         float* b = arena.Pointer;
         if (Vector512.IsHardwareAccelerated)
         {
-            PoolKernel<Simd512, Vector512<float>, TShape>.Forward(b + x, b + y, start, end, max: false);
+            PoolKernel<Simd512, Vector512<float>, TShape>.Forward(b + x, b + y, start, end, max: false, dropout.IsActive ? &dropout : null, b + dropoutCopy);
         }
         else if (Vector256.IsHardwareAccelerated)
         {
-            PoolKernel<Simd256, Vector256<float>, TShape>.Forward(b + x, b + y, start, end, max: false);
+            PoolKernel<Simd256, Vector256<float>, TShape>.Forward(b + x, b + y, start, end, max: false, dropout.IsActive ? &dropout : null, b + dropoutCopy);
         }
         else
         {
-            PoolKernel<Simd128, Vector128<float>, TShape>.Forward(b + x, b + y, start, end, max: false);
+            PoolKernel<Simd128, Vector128<float>, TShape>.Forward(b + x, b + y, start, end, max: false, dropout.IsActive ? &dropout : null, b + dropoutCopy);
         }
     }
 
@@ -223,7 +227,7 @@ internal static unsafe class PoolKernel<TS, TV, TShape>
 {
     /// <summary>Forward over global output rows [rowStart, rowEnd) (row = n * OutH + oh).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Forward(float* x, float* y, int rowStart, int rowEnd, bool max)
+    public static void Forward(float* x, float* y, int rowStart, int rowEnd, bool max, DropoutMask* mask = null, float* masked = null)
     {
         int ch = TShape.C, inW = TShape.InW, inH = TShape.InH, outW = TShape.OutW, outH = TShape.OutH;
         int vl = TS.Count;
@@ -319,6 +323,13 @@ internal static unsafe class PoolKernel<TS, TV, TShape>
                         yp[c] = s * inv;
                     }
                 }
+            }
+
+            if (mask != null)
+            {
+                // The fused dropout: mask the row just written (still in L1) into the dropout's output.
+                long rowAt = (long)row * outW * ch;
+                Dropout.Apply(*mask, y, masked, rowAt, rowAt + (long)outW * ch);
             }
         }
     }

@@ -109,6 +109,31 @@ public partial class CnnDropout
     [Dense(3, Activation.Softmax)] public partial DenseLayer Output { get; }
 }
 
+/// <summary>
+/// The dropout placements of the reference network, where the masks are fused into neighbouring kernels: (2, 10, 10) ->
+/// Conv 4@3x3 ReLU (4, 8, 8) -> MaxPool 2 (4, 4, 4) -> Dropout 0.3 (fused into the pooling pass and, through Flatten,
+/// into Hidden's input-gradient GEMM) -> Flatten (64) -> Dense 10 Tanh -> Dropout 0.5 (fused into Hidden's forward
+/// GEMM and, with Tanh's derivative, into Output's input-gradient GEMM) -> Dense 3 Softmax.
+/// </summary>
+[Network]
+[Input(2, 10, 10)]
+public partial class CnnPoolDropout
+{
+    [Conv2D(4, 3, Activation.ReLU)] public partial Conv2DLayer Conv { get; }
+
+    [MaxPool2D(2)] public partial PoolingLayer Pool { get; }
+
+    [Dropout(0.3)] public partial DropoutLayer PoolDrop { get; }
+
+    [Flatten] public partial FlattenLayer Flatten { get; }
+
+    [Dense(10, Activation.Tanh)] public partial DenseLayer Hidden { get; }
+
+    [Dropout(0.5)] public partial DropoutLayer HiddenDrop { get; }
+
+    [Dense(3, Activation.Softmax)] public partial DenseLayer Output { get; }
+}
+
 /// <summary><see cref="CnnDropout"/> with rate 0: training must then be exactly the network without dropout.</summary>
 [Network]
 [Input(2, 8, 8)]
@@ -191,6 +216,15 @@ public partial class CnnDropout
     internal float[] LastOutputs(int rows) => Arena.GetSpan(Layout.OutputOffset, rows * OutputSize).ToArray();
 }
 
+public partial class CnnPoolDropout
+{
+    /// <summary>The dropout seed the last training pass used for layer <paramref name="layer"/>.</summary>
+    internal ulong MaskSeed(int layer) => DropoutSeed(layer);
+
+    /// <summary>The network output (probabilities) of the last pass, training passes included.</summary>
+    internal float[] LastOutputs(int rows) => Arena.GetSpan(Layout.OutputOffset, rows * OutputSize).ToArray();
+}
+
 public partial class CnnTiny
 {
     internal Span<float> ArenaSpan(long offset, int length) => Arena.GetSpan(offset, length);
@@ -244,6 +278,7 @@ public static class CnnNetworkFactory
         nameof(CnnOdd) => new CnnOdd(batchSize, seed, threads),
         nameof(CnnBatchNorm) => new CnnBatchNorm(batchSize, seed, threads),
         nameof(CnnDropout) => new CnnDropout(batchSize, seed, threads),
+        nameof(CnnPoolDropout) => new CnnPoolDropout(batchSize, seed, threads),
         nameof(CnnDropoutZero) => new CnnDropoutZero(batchSize, seed, threads),
         nameof(CnnStrided) => new CnnStrided(batchSize, seed, threads),
         nameof(CnnFlatInput) => new CnnFlatInput(batchSize, seed, threads),
@@ -255,6 +290,7 @@ public static class CnnNetworkFactory
         nameof(CnnTiny) => new(1, 10, 10),
         nameof(CnnOdd) => new(3, 11, 9),
         nameof(CnnBatchNorm) => new(2, 9, 9),
+        nameof(CnnPoolDropout) => new(2, 10, 10),
         nameof(CnnDropout) or nameof(CnnDropoutZero) => new(2, 8, 8),
         nameof(CnnStrided) => new(2, 15, 14),
         nameof(CnnFlatInput) => new(3, 4, 5),
