@@ -24,6 +24,29 @@ public sealed class DeterministicRandom
         }
     }
 
+    /// <summary>
+    /// The generator's complete state (128 bits): save it (e.g. in a checkpoint) and assign it later, to this or
+    /// another instance, to continue the exact same sequence.
+    /// </summary>
+    /// <exception cref="ArgumentException">The value is 0, which is not a state a generator can be in.</exception>
+    public UInt128 State
+    {
+        get => new(((ulong)_s3 << 32) | _s2, ((ulong)_s1 << 32) | _s0);
+        set
+        {
+            if (value == UInt128.Zero)
+            {
+                throw new ArgumentException("The all-zero state is not a valid generator state (xoshiro128** never reaches it).", nameof(value));
+            }
+
+            ulong upper = (ulong)(value >> 64), lower = (ulong)value;
+            _s0 = (uint)lower;
+            _s1 = (uint)(lower >> 32);
+            _s2 = (uint)upper;
+            _s3 = (uint)(upper >> 32);
+        }
+    }
+
     /// <summary>The next 32 random bits.</summary>
     public uint NextUInt32()
     {

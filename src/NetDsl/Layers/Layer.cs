@@ -8,6 +8,7 @@ public abstract class Layer
 {
     private readonly Network _owner;
     private readonly int[] _outputShape;
+    private LayerTensor[]? _tensors;
 
     /// <summary>Creates the view (called by generated code).</summary>
     /// <param name="owner">The network.</param>
@@ -60,14 +61,87 @@ public abstract class Layer
     /// <summary>Floats in the parameter block, alignment padding included.</summary>
     internal int ParameterLength { get; }
 
+    /// <summary>
+    /// The layer's named tensors (e.g. <c>kernel</c> and <c>bias</c>), in arena order: the parameters the layer
+    /// really has, never alignment padding. Their <see cref="LayerTensor.FullName"/>s are the tensor names of weight
+    /// files and checkpoints. Empty for layers without parameters.
+    /// </summary>
+    public IReadOnlyList<LayerTensor> Tensors => _tensors ??= CreateTensors();
+
     /// <summary>The owning network's arena.</summary>
     protected Arena Arena => _owner.Arena;
 
     /// <summary>Offset between a parameter and its gradient.</summary>
     protected long GradientShift => _owner.GradientShift;
 
+    /// <summary>A view of the owner's arena (for <see cref="LayerTensor.Values"/>).</summary>
+    internal Span<float> ArenaSpan(long offset, int length) => _owner.Arena.GetSpan(offset, length);
+
     /// <inheritdoc/>
     public override string ToString() => $"{Name} ({Kind}), output ({string.Join(", ", _outputShape)}), {ParameterCount} params";
+
+    /// <summary>Describes the layer's tensors (called once, on first use of <see cref="Tensors"/>); none by default.</summary>
+    private protected virtual LayerTensor[] CreateTensors() => [];
+
+    /// <summary>A tensor of this layer at <paramref name="offset"/> in the arena.</summary>
+    private protected LayerTensor Tensor(string name, long offset, bool trainable, params int[] shape) => new(this, name, shape, offset, trainable);
+}
+
+/// <summary>
+/// One named tensor of a layer (e.g. a Dense layer's <c>kernel</c>): its name, its shape in the layer's documented
+/// layout, where it lives in the network's arena, and whether the optimizer trains it.
+/// </summary>
+public sealed class LayerTensor
+{
+    private readonly int[] _shape;
+
+    internal LayerTensor(Layer layer, string name, int[] shape, long offset, bool trainable)
+    {
+        Layer = layer;
+        Name = name;
+        FullName = $"{layer.Name}.{name}";
+        _shape = shape;
+        long length = 1;
+        foreach (int dimension in shape)
+        {
+            length *= dimension;
+        }
+
+        Length = checked((int)length);
+        Offset = offset;
+        Trainable = trainable;
+    }
+
+    /// <summary>The layer the tensor belongs to.</summary>
+    public Layer Layer { get; }
+
+    /// <summary>The tensor's name within its layer, as Keras names it: <c>kernel</c>, <c>bias</c>, <c>gamma</c>, <c>beta</c>, <c>moving_mean</c>, <c>moving_variance</c>.</summary>
+    public string Name { get; }
+
+    /// <summary><c>{Layer}.{Name}</c>, e.g. <c>Conv1.kernel</c>: the tensor's name in weight files and checkpoints.</summary>
+    public string FullName { get; }
+
+    /// <summary>The shape, row-major, in the layer's documented layout (Dense kernel [inputs, units], Conv2D kernel [kh, kw, in, filters]).</summary>
+    public ReadOnlySpan<int> Shape => _shape;
+
+    /// <summary>Number of floats (the product of <see cref="Shape"/>).</summary>
+    public int Length { get; }
+
+    /// <summary>
+    /// Whether the optimizer updates the tensor from gradients (and keeps state for it): true for kernels, biases,
+    /// BatchNorm's gamma and beta; false for statistics such as BatchNorm's moving mean and variance. Independent of
+    /// freezing (<see cref="Layer.Trainable"/>).
+    /// </summary>
+    public bool Trainable { get; }
+
+    /// <summary>The tensor's values: a view into the network's arena.</summary>
+    public Span<float> Values => Layer.ArenaSpan(Offset, Length);
+
+    /// <summary>Start of the tensor in the arena, in floats; its gradient and optimizer state sit at fixed distances from it.</summary>
+    internal long Offset { get; }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{FullName} [{string.Join(", ", _shape)}]{(Trainable ? "" : " (not trainable)")}";
 }
 
 /// <summary>A fully connected layer: <c>y = activation(x · W + b)</c>.</summary>
@@ -115,4 +189,9 @@ public sealed class DenseLayer : Layer
 
     /// <summary>Gradient of the last computed loss with respect to <see cref="Bias"/>.</summary>
     public Span<float> BiasGradients => UseBias ? Arena.GetSpan(_bias + GradientShift, Units) : Span<float>.Empty;
+
+    /// <summary><c>kernel</c> [Inputs, Units] and, with a bias, <c>bias</c> [Units].</summary>
+    private protected override LayerTensor[] CreateTensors() => UseBias
+        ? [Tensor("kernel", _weights, true, Inputs, Units), Tensor("bias", _bias, true, Units)]
+        : [Tensor("kernel", _weights, true, Inputs, Units)];
 }

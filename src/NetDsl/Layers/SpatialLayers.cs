@@ -67,6 +67,11 @@ public sealed class Conv2DLayer : Layer
 
     /// <summary>Gradient of the last computed loss with respect to <see cref="Bias"/>.</summary>
     public Span<float> BiasGradients => UseBias ? Arena.GetSpan(_bias + GradientShift, Filters) : Span<float>.Empty;
+
+    /// <summary><c>kernel</c> [KernelHeight, KernelWidth, InputChannels, Filters] and, with a bias, <c>bias</c> [Filters].</summary>
+    private protected override LayerTensor[] CreateTensors() => UseBias
+        ? [Tensor("kernel", _weights, true, KernelHeight, KernelWidth, InputChannels, Filters), Tensor("bias", _bias, true, Filters)]
+        : [Tensor("kernel", _weights, true, KernelHeight, KernelWidth, InputChannels, Filters)];
 }
 
 /// <summary>A 2-D max or average pooling layer (no parameters).</summary>
@@ -202,4 +207,13 @@ public sealed class BatchNormLayer : Layer
 
     /// <summary>Gradient of the last computed loss with respect to <see cref="Beta"/>.</summary>
     public Span<float> BetaGradients => Arena.GetSpan(_beta + GradientShift, Channels);
+
+    /// <summary><c>gamma</c>, <c>beta</c> (trained), <c>moving_mean</c>, <c>moving_variance</c> (statistics), each [Channels].</summary>
+    private protected override LayerTensor[] CreateTensors() =>
+    [
+        Tensor("gamma", _gamma, true, Channels),
+        Tensor("beta", _beta, true, Channels),
+        Tensor("moving_mean", _movingMean, false, Channels),
+        Tensor("moving_variance", _movingVariance, false, Channels),
+    ];
 }
