@@ -19,6 +19,28 @@ public abstract partial class Network
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         float loss = ComputeGradients(inputs, labels);
+        Update(optimizer);
+        return loss;
+    }
+
+    /// <summary>
+    /// One training step for a network trained with float targets (every loss but sparse categorical
+    /// cross-entropy): forward, backward and an optimizer update; returns the mean loss of the batch.
+    /// </summary>
+    /// <param name="inputs">Samples, <see cref="InputSize"/> floats each, 1 to <see cref="BatchSize"/> of them.</param>
+    /// <param name="targets"><see cref="OutputSize"/> finite floats per sample.</param>
+    /// <param name="optimizer">The update rule. Its state lives in this network's arena and restarts from zero whenever a different optimizer instance is passed.</param>
+    public float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets, IOptimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        float loss = ComputeGradients(inputs, targets);
+        Update(optimizer);
+        return loss;
+    }
+
+    /// <summary>Applies <paramref name="optimizer"/> to the gradients of the last pass.</summary>
+    private void Update(IOptimizer optimizer)
+    {
         if (!ReferenceEquals(optimizer, _optimizer))
         {
             if (optimizer.StateSlots is < 0 or > ParameterSlice.MaxStateSlots)
@@ -32,7 +54,6 @@ public abstract partial class Network
 
         optimizer.BeginStep();
         _pool.Run(this, OptimizerJob);
-        return loss;
     }
 
     private void UpdateParameters(int part, int parts)

@@ -118,7 +118,7 @@ public abstract partial class Network
     /// the scalars are <c>netdsl.*</c> metadata. Written atomically.
     /// </summary>
     /// <param name="path">The file to create or replace; its directory must exist.</param>
-    /// <param name="optimizer">The optimizer training this network (the one last passed to <see cref="TrainStep"/>).</param>
+    /// <param name="optimizer">The optimizer training this network (the one last passed to <see cref="TrainStep(ReadOnlySpan{float}, ReadOnlySpan{int}, IOptimizer)"/>).</param>
     /// <param name="progress">The epoch and shuffle state to store.</param>
     /// <exception cref="ArgumentException">Another optimizer instance owns this network's optimizer state, or the
     /// optimizer's state slots are out of range.</exception>
@@ -144,7 +144,7 @@ public abstract partial class Network
     /// network and <paramref name="optimizer"/> (typically both freshly constructed, with the original's seed and
     /// hyperparameters): the weights, the optimizer state slots, <see cref="Steps"/>,
     /// <see cref="IOptimizer.LearningRate"/> and <see cref="IOptimizer.Iterations"/>. The optimizer becomes this
-    /// network's current one, so the next <see cref="TrainStep"/> with it continues from the restored state. With
+    /// network's current one, so the next <see cref="TrainStep(ReadOnlySpan{float}, ReadOnlySpan{int}, IOptimizer)"/> with it continues from the restored state. With
     /// the same data order (restore the shuffle generator from the returned
     /// <see cref="TrainingProgress.ShuffleState"/>) and thread count, training then continues bit-identically to an
     /// uninterrupted run. <see cref="Layer.Trainable"/> flags are not stored: set them as the original run did.

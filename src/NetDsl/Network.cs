@@ -13,8 +13,9 @@ namespace NetDsl;
 /// <param name="InputChannels">For image inputs (C, H, W): C, else 0. Inputs arrive channels first and are staged channels last.</param>
 /// <param name="InputHeight">For image inputs: H, else 0.</param>
 /// <param name="InputWidth">For image inputs: W, else 0.</param>
+/// <param name="Loss">The loss the network trains with (decides whether steps take class labels or float targets).</param>
 public readonly record struct NetworkLayout(int InputSize, int OutputSize, int ParameterLength, long InputOffset, long OutputOffset, long ArenaLength,
-    int InputChannels = 0, int InputHeight = 0, int InputWidth = 0)
+    int InputChannels = 0, int InputHeight = 0, int InputWidth = 0, Loss Loss = Loss.SparseCategoricalCrossEntropy)
 {
     /// <summary>Start of the gradient block (mirrors the parameter block).</summary>
     public long GradientOffset => ParameterLength;
@@ -32,6 +33,7 @@ public abstract partial class Network : IParallelJob, IDisposable
 {
     private readonly WorkerPool _pool;
     private readonly int[] _labels;
+    private readonly float[] _targets;
     private readonly double[] _lossPartials;
     private Layer[] _layers = [];
     private bool _disposed;
@@ -50,7 +52,9 @@ public abstract partial class Network : IParallelJob, IDisposable
         Layout = layout;
         Arena = new Arena(layout.ArenaLength);
         _pool = new WorkerPool(threads);
-        _labels = new int[batchSize];
+        bool labels = layout.Loss == Loss.SparseCategoricalCrossEntropy;
+        _labels = new int[labels ? batchSize : 0];
+        _targets = new float[labels ? 0 : checked(batchSize * layout.OutputSize)];
         _lossPartials = new double[_pool.Threads];
     }
 
@@ -62,6 +66,15 @@ public abstract partial class Network : IParallelJob, IDisposable
 
     /// <summary>Floats per output sample.</summary>
     public int OutputSize => Layout.OutputSize;
+
+    /// <summary>The loss the network trains with.</summary>
+    public Loss Loss => Layout.Loss;
+
+    /// <summary>
+    /// Whether training steps take one integer class label per sample (<see cref="Loss.SparseCategoricalCrossEntropy"/>);
+    /// otherwise they take <see cref="OutputSize"/> float targets per sample.
+    /// </summary>
+    public bool TakesClassLabels => Layout.Loss == Loss.SparseCategoricalCrossEntropy;
 
     /// <summary>Threads each step runs on.</summary>
     public int Threads => _pool.Threads;
@@ -111,8 +124,11 @@ public abstract partial class Network : IParallelJob, IDisposable
         return z ^ (z >> 31);
     }
 
-    /// <summary>The labels of the batch being processed.</summary>
+    /// <summary>The labels of the batch being processed (networks trained with class labels).</summary>
     protected ReadOnlySpan<int> Labels => _labels.AsSpan(0, Rows);
+
+    /// <summary>The float targets of the batch being processed, <see cref="OutputSize"/> per sample (networks trained with targets).</summary>
+    protected ReadOnlySpan<float> Targets => _targets.AsSpan(0, Rows * OutputSize);
 
     /// <summary>
     /// Forward and backward pass without updating: fills the gradients of every trainable layer and returns the
@@ -123,6 +139,24 @@ public abstract partial class Network : IParallelJob, IDisposable
     public float ComputeGradients(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels)
     {
         int rows = StageBatch(inputs, labels);
+        return RunTrainingPass(rows);
+    }
+
+    /// <summary>
+    /// Forward and backward pass without updating, for a network trained with float targets (every loss but
+    /// <see cref="Loss.SparseCategoricalCrossEntropy"/>): fills the gradients of every trainable layer and returns the
+    /// mean loss over the batch.
+    /// </summary>
+    /// <param name="inputs">Samples, <see cref="InputSize"/> floats each, 1 to <see cref="BatchSize"/> of them.</param>
+    /// <param name="targets"><see cref="OutputSize"/> finite floats per sample (one-hot rows for categorical cross-entropy).</param>
+    public float ComputeGradients(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets)
+    {
+        int rows = StageBatch(inputs, targets);
+        return RunTrainingPass(rows);
+    }
+
+    private float RunTrainingPass(int rows)
+    {
         Steps++;
         Training = true;
         Forward(rows, training: true);
@@ -210,11 +244,10 @@ public abstract partial class Network : IParallelJob, IDisposable
 
     private int StageBatch(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        int rows = CountSamples(inputs);
-        if (rows == 0 || rows > BatchSize)
+        int rows = CountStepSamples(inputs);
+        if (!TakesClassLabels)
         {
-            throw new ArgumentException($"A step takes 1 to {BatchSize} samples (the batch size this network was built for), but got {rows}.", nameof(inputs));
+            throw new InvalidOperationException($"This network trains with {Loss}, which takes {OutputSize} float target(s) per sample, not class labels; pass the targets as a ReadOnlySpan<float>.");
         }
 
         if (labels.Length != rows)
@@ -233,6 +266,46 @@ public abstract partial class Network : IParallelJob, IDisposable
         StageInputs(inputs);
         labels.CopyTo(_labels);
         Rows = rows;
+        return rows;
+    }
+
+    private int StageBatch(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets)
+    {
+        int rows = CountStepSamples(inputs);
+        if (TakesClassLabels)
+        {
+            throw new InvalidOperationException($"This network trains with {Loss}, which takes one integer class label per sample; pass the labels as a ReadOnlySpan<int>.");
+        }
+
+        if (targets.Length != rows * OutputSize)
+        {
+            throw new ArgumentException($"{rows} samples need {rows * OutputSize} targets ({OutputSize} each), but got {targets.Length}.", nameof(targets));
+        }
+
+        for (int i = 0; i < targets.Length; i++)
+        {
+            if (!float.IsFinite(targets[i]))
+            {
+                throw new ArgumentException($"Target {i} (sample {i / OutputSize}, output {i % OutputSize}) is {targets[i]}; targets must be finite.", nameof(targets));
+            }
+        }
+
+        StageInputs(inputs);
+        targets.CopyTo(_targets);
+        Rows = rows;
+        return rows;
+    }
+
+    /// <summary>The number of samples of a training step; throws unless it is 1 to <see cref="BatchSize"/>.</summary>
+    private int CountStepSamples(ReadOnlySpan<float> inputs)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        int rows = CountSamples(inputs);
+        if (rows == 0 || rows > BatchSize)
+        {
+            throw new ArgumentException($"A step takes 1 to {BatchSize} samples (the batch size this network was built for), but got {rows}.", nameof(inputs));
+        }
+
         return rows;
     }
 

@@ -535,7 +535,7 @@ public partial class DiagnosticTests
 
             [{|NDSL0018:Activation(Activation.Softmax)|}] public partial ActivationLayer Probs { get; }
         }
-        """, new Expected("NDSL0018", "Activation layer 'Probs'", "fuses this Softmax with the logits of 'Scores'", "must then be Linear, not ReLU"));
+        """, new Expected("NDSL0018", "Activation layer 'Probs'", "fuses this Softmax with the outputs of 'Scores'", "must then be Linear, not ReLU"));
 
     // ----- NDSL0019 -------------------------------------------------------------------------------------------
 

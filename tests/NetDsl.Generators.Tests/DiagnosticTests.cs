@@ -421,13 +421,13 @@ public partial class DiagnosticTests
 
         namespace Tests;
 
-        [{|NDSL0012:Network(Loss = (Loss)7)|}]
+        [{|NDSL0012:Network(Loss = (Loss)77)|}]
         [Input(8)]
         public partial class OddLoss
         {
             [Dense(2)] public partial DenseLayer Output { get; }
         }
-        """, new Expected("NDSL0012", "Loss", "value 7", "NetDsl.Loss"));
+        """, new Expected("NDSL0012", "Loss", "value 77", "NetDsl.Loss"));
 
     // ----- NDSL0013 -------------------------------------------------------------------------------------------
 
@@ -640,7 +640,7 @@ public partial class DiagnosticTests
 
         namespace Tests;
 
-        [{|NDSL0012:Network(Loss = (Loss)7)|}]
+        [{|NDSL0012:Network(Loss = (Loss)77)|}]
         [Input(16)]
         public partial class ManyProblems
         {
@@ -651,7 +651,7 @@ public partial class DiagnosticTests
             [Dense(4)] public partial DenseLayer C { get; }
         }
         """,
-        new Expected("NDSL0012", "Loss", "7"),
+        new Expected("NDSL0012", "Loss", "77"),
         new Expected("NDSL0003", "'A'", "is 0"),
         new Expected("NDSL0003", "'B'", "is -3"),
         new Expected("NDSL0012", "'B'", "42"));

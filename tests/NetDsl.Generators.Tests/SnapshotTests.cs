@@ -43,6 +43,14 @@ public class SnapshotTests
     [Fact]
     public void ActivationSoftmaxHead() => Verify(nameof(ActivationSoftmaxHead), TestNetworks.ActivationSoftmaxHead, "Tests.Head.SoftmaxHead.g.cs");
 
+    /// <summary>Mean squared error on a Linear head: float targets, the loss kernel on the raw outputs, a dropout fused around Hidden.</summary>
+    [Fact]
+    public void Regression() => Verify(nameof(Regression), TestNetworks.Regression, "Tests.Regression.HousePrices.g.cs");
+
+    /// <summary>Binary cross-entropy: the sigmoid fused into the loss, Predict applying it alone.</summary>
+    [Fact]
+    public void MultiLabel() => Verify(nameof(MultiLabel), TestNetworks.MultiLabel, "Tests.MultiLabel.Tagger.g.cs");
+
     private static void Verify(string name, string source, string expectedHintName)
     {
         var run = GeneratorHarness.Run(source);

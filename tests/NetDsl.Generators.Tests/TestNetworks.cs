@@ -119,6 +119,40 @@ public static class TestNetworks
         }
         """;
 
+    /// <summary>Regression: mean squared error on a Linear head after dropout (the loss reads the raw outputs).</summary>
+    public const string Regression = """
+        using NetDsl;
+
+        namespace Tests.Regression;
+
+        [Network(Loss = Loss.MeanSquaredError)]
+        [Input(13)]
+        public sealed partial class HousePrices
+        {
+            [Dense(32, Activation.ReLU)] public partial DenseLayer Hidden { get; }
+
+            [Dropout(0.2)] public partial DropoutLayer Drop { get; }
+
+            [Dense(1)] public partial DenseLayer Price { get; }
+        }
+        """;
+
+    /// <summary>Multi-label classification: binary cross-entropy with the sigmoid fused (computed from the logits).</summary>
+    public const string MultiLabel = """
+        using NetDsl;
+
+        namespace Tests.MultiLabel;
+
+        [Network(Loss = Loss.BinaryCrossEntropy)]
+        [Input(20)]
+        public sealed partial class Tagger
+        {
+            [Dense(16, Activation.Tanh)] public partial DenseLayer Hidden { get; }
+
+            [Dense(5, Activation.Sigmoid)] public partial DenseLayer Tags { get; }
+        }
+        """;
+
     /// <summary>
     /// A copy of samples/MnistTransfer/TransferCnn.cs, the reference CNN (Keras' mnist_transfer_cnn): copied, so the
     /// snapshot does not move when the sample does.

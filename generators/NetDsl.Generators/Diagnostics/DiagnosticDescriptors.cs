@@ -109,7 +109,7 @@ public static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor LossNeedsClassScores = new(
         "NDSL0020", "Loss needs class scores",
-        "The last layer '{0}' outputs {1}, but {2} needs one score per class; end the network with Flatten and Dense(classes)",
+        "The last layer '{0}' outputs {1}, but {2} needs a flat output (one score per class or one value per target); end the network with Flatten and Dense(units)",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
     public static readonly DiagnosticDescriptor NoTrainableLayer = new(

@@ -175,7 +175,7 @@ public static class CpuEmitter
         w.Line();
         w.Line($"private {Naming.Identifier(spec.ClassName)}(int batchSize, int seed, int threads, ActivationPlan a)");
         string image = input.Count == 3 ? $", {input[0]}, {input[1]}, {input[2]}" : "";
-        using (w.Block($"    : base(batchSize, threads, seed, new global::NetDsl.NetworkLayout({network.InputSize}, {network.Last.OutputSize}, ParameterLength, a.{plan.InputBuffer}, a.{plan.OutputBuffer}, a.End{image}))"))
+        using (w.Block($"    : base(batchSize, threads, seed, new global::NetDsl.NetworkLayout({network.InputSize}, {network.Last.OutputSize}, ParameterLength, a.{plan.InputBuffer}, a.{plan.OutputBuffer}, a.End{image}, Loss: global::NetDsl.Loss.{network.Loss}))"))
         {
             w.Line("_a = a;");
             foreach (var layer in network.Layers)
@@ -451,6 +451,20 @@ public static class CpuEmitter
             {
                 string range = SplitName(SplitOf(op));
                 w.Line($"{indent}base.AddLoss(part, global::NetDsl.Kernels.RowKernels.SoftmaxCrossEntropy(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, base.Labels, {op.N}, {range}_start, {range}_end, 1f / rows));");
+                break;
+            }
+
+            case OpKind.Loss:
+            {
+                string range = SplitName(SplitOf(op));
+                w.Line($"{indent}base.AddLoss(part, global::NetDsl.Kernels.Losses.Compute<global::NetDsl.Kernels.LossFunctions.{plan.Network.Loss}, global::NetDsl.Kernels.OutputAct.{op.Activation}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, base.Targets, {op.N}, {range}_start, {range}_end, 1f / rows));");
+                break;
+            }
+
+            case OpKind.OutputActivation:
+            {
+                string range = SplitName(SplitOf(op));
+                w.Line($"{indent}global::NetDsl.Kernels.Losses.Activate<global::NetDsl.Kernels.OutputAct.{op.Activation}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.C)}, {op.N}, {range}_start, {range}_end);");
                 break;
             }
 

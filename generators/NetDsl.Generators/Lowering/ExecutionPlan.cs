@@ -50,6 +50,10 @@ public enum OpKind
     SoftmaxBackward,
     /// <summary>Probabilities B = softmax(A), loss sum, gradient C = (B - onehot) / rows.</summary>
     SoftmaxCrossEntropy,
+    /// <summary>Outputs B = Activation(A), the network's loss summed against the float targets, gradient C = d loss / d A / rows.</summary>
+    Loss,
+    /// <summary>C = Activation(A) row-wise: the head's activation alone, for Predict.</summary>
+    OutputActivation,
     /// <summary>C = epilogue(conv(A, B)) (NetDsl.Kernels.Conv2D.Forward).</summary>
     ConvForward,
     /// <summary>C = dW from input A and output gradient B.</summary>

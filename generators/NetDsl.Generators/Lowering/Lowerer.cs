@@ -49,7 +49,19 @@ public static class Lowerer
         var layers = network.Layers;
         int last = layers.Count - 1;
         var buffers = new List<BufferPlan>();
-        bool fusedLoss = network.Loss == LossKind.SparseCategoricalCrossEntropy;
+        // Every loss takes the head's pre-activations (logits) and applies the head's activation itself, fused with the
+        // loss and its gradient; Predict applies the activation alone.
+        bool classifier = network.Loss is LossKind.SparseCategoricalCrossEntropy or LossKind.CategoricalCrossEntropy or LossKind.BinaryCrossEntropy;
+        string outputs = classifier ? Probabilities : Outputs;
+        // The activation the loss applies: cross-entropies always see probabilities (a Linear head gives logits).
+        var headActivation = network.Loss switch
+        {
+            LossKind.SparseCategoricalCrossEntropy or LossKind.CategoricalCrossEntropy => ActivationKind.Softmax,
+            LossKind.BinaryCrossEntropy => ActivationKind.Sigmoid,
+            _ => layers[last].Activation,
+        };
+        string headName = headActivation is ActivationKind.Softmax or ActivationKind.Sigmoid or ActivationKind.Tanh
+            ? headActivation.ToString().ToLowerInvariant() : headActivation.ToString();
 
         // The layer producing the logits: the last layer, or the one before a final Activation layer, whose
         // softmax the loss fuses.
@@ -136,15 +148,15 @@ public static class Lowerer
             {
                 output[l] = below; // a view: channels-last images are already flat in memory
             }
-            else if (l == logitsLayer && fusedLoss)
+            else if (l == logitsLayer)
             {
-                buffers.Add(new BufferPlan(Logits, Region.Activations, 0, layer.OutputSize, $"[rows x {layer.OutputSize}]", $"{layer.Name} logits (before the softmax)",
+                buffers.Add(new BufferPlan(Logits, Region.Activations, 0, layer.OutputSize, $"[rows x {layer.OutputSize}]", headActivation == ActivationKind.Linear ? $"{layer.Name} outputs (a Linear head)" : $"{layer.Name} logits (before the {headName})",
                     InferenceAlias: layer.Kind == LayerKind.Dropout ? below : null));
                 output[l] = Logits;
             }
-            else if (l == last && fusedLoss)
+            else if (l == last)
             {
-                output[l] = Probabilities; // the fused head
+                output[l] = outputs; // the fused head
             }
             else
             {
@@ -155,10 +167,8 @@ public static class Lowerer
             }
         }
 
-        if (fusedLoss)
-        {
-            buffers.Add(new BufferPlan(Probabilities, Region.Activations, 0, layers[last].OutputSize, $"[rows x {layers[last].OutputSize}]", "class probabilities (the network output)"));
-        }
+        buffers.Add(new BufferPlan(outputs, Region.Activations, 0, layers[last].OutputSize, $"[rows x {layers[last].OutputSize}]",
+            classifier ? "class probabilities (the network output)" : $"{headActivation} outputs (the network output)"));
 
         int widest = layers.Max(l => l.OutputSize);
         buffers.Add(new BufferPlan(GradSlot(0), Region.Activations, 0, widest, $"[rows x {widest}]", "gradient buffer A (layers alternate between A and B)"));
@@ -205,7 +215,7 @@ public static class Lowerer
 
             var producer = layers[ProducerOf(l)];
             return producer.Kind is LayerKind.MaxPool2D or LayerKind.AvgPool2D
-                || (producer.Kind == LayerKind.Dense && producer.Activation != ActivationKind.Softmax && !(producer.Index == logitsLayer && fusedLoss));
+                || (producer.Kind == LayerKind.Dense && producer.Activation != ActivationKind.Softmax && producer.Index != logitsLayer);
         }
 
         bool DropoutFusedBackward(int l) => layers[l].Kind == LayerKind.Dropout && l > 0 && DirectConsumerOf(l) <= last
@@ -248,8 +258,8 @@ public static class Lowerer
             string x = l == 0 ? Input : output[l - 1];
             string y = output[l];
             var ops = new List<KernelOp>();
-            bool softmaxSeparately = layer.Activation == ActivationKind.Softmax && !(l == logitsLayer && fusedLoss);
-            var fused = (l == logitsLayer && fusedLoss) || softmaxSeparately ? ActivationKind.Linear : layer.Activation;
+            bool softmaxSeparately = layer.Activation == ActivationKind.Softmax && l != logitsLayer;
+            var fused = l == logitsLayer || softmaxSeparately ? ActivationKind.Linear : layer.Activation;
             string describe = $"{layer.Name}: {layer.Kind} {Describe(layer.InputShape)} -> {Describe(layer.OutputShape)}";
             switch (layer.Kind)
             {
@@ -305,7 +315,7 @@ public static class Lowerer
                         BatchNormOperands(layer)));
                     break;
                 case LayerKind.Activation:
-                    if (l == last && fusedLoss)
+                    if (l == last)
                     {
                         continue; // the loss (training) and the inference tail apply it
                     }
@@ -325,22 +335,30 @@ public static class Lowerer
         var head = layers[logitsLayer];
         string logits = output[logitsLayer]; // "Logits", or the buffer a Flatten views
         var inferenceTail = new List<Phase>();
-        if (fusedLoss)
-        {
-            inferenceTail.Add(new Phase("Predict_Softmax", "class probabilities for Predict", new[]
+        inferenceTail.Add(headActivation == ActivationKind.Softmax
+            ? new Phase("Predict_Softmax", "class probabilities for Predict", new[]
             {
-                new KernelOp(OpKind.Softmax, $"{Probabilities} = softmax({logits}) row-wise", last, Guard.Always,
-                    logits, null, Probabilities, Dim.Batch, head.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Softmax, null, null),
+                new KernelOp(OpKind.Softmax, $"{outputs} = softmax({logits}) row-wise", last, Guard.Always,
+                    logits, null, outputs, Dim.Batch, head.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Softmax, null, null),
+            }.ToEquatableArray())
+            : new Phase($"Predict_{headActivation}", $"{(classifier ? "probabilities" : "outputs")} for Predict", new[]
+            {
+                new KernelOp(OpKind.OutputActivation, $"{outputs} = {headActivation}({logits})", last, Guard.Always,
+                    logits, null, outputs, Dim.Batch, head.OutputSize, Dim.Of(0), false, EpilogueKind.None, headActivation, null, null),
             }.ToEquatableArray()));
-        }
 
         // ---- Loss (fused softmax + cross-entropy), plus the weight re-layouts the backward pass needs. ----
         var lossOps = new List<KernelOp>
         {
-            new(OpKind.SoftmaxCrossEntropy,
-                $"{Probabilities} = softmax({logits}); loss += -log p[label]; {GradSlot(0)} = (p - onehot(label)) / rows",
-                logitsLayer, Guard.Always, logits, Probabilities, GradSlot(0), Dim.Batch, head.OutputSize, Dim.Of(0), false,
-                EpilogueKind.None, ActivationKind.Softmax, null, null),
+            network.Loss == LossKind.SparseCategoricalCrossEntropy
+                ? new(OpKind.SoftmaxCrossEntropy,
+                    $"{outputs} = softmax({logits}); loss += -log p[label]; {GradSlot(0)} = (p - onehot(label)) / rows",
+                    logitsLayer, Guard.Always, logits, outputs, GradSlot(0), Dim.Batch, head.OutputSize, Dim.Of(0), false,
+                    EpilogueKind.None, ActivationKind.Softmax, null, null)
+                : new(OpKind.Loss,
+                    $"{outputs} = {headActivation}({logits}); loss += {network.Loss}({outputs}, targets); {GradSlot(0)} = d loss / d {logits} / rows",
+                    logitsLayer, Guard.Always, logits, outputs, GradSlot(0), Dim.Batch, head.OutputSize, Dim.Of(0), false,
+                    EpilogueKind.None, headActivation, null, null),
         };
         for (int l = 1; l <= last; l++)
         {
@@ -359,17 +377,18 @@ public static class Lowerer
             }
         }
 
-        var lossPhases = new[] { new Phase("Loss", $"{network.Loss}, fused with the softmax", lossOps.ToEquatableArray()) };
+        string lossComment = headActivation == ActivationKind.Linear ? $"{network.Loss} on the raw outputs" : $"{network.Loss}, fused with the {headName}";
+        var lossPhases = new[] { new Phase("Loss", lossComment, lossOps.ToEquatableArray()) };
 
         // ---- Backward, top down. slot: which gradient buffer holds the gradient w.r.t. the current layer's output. ----
         var backward = new List<Phase>();
         int slot = 0;
-        for (int l = headIsActivation && fusedLoss ? last - 1 : last; l >= 0; l--)
+        for (int l = headIsActivation ? last - 1 : last; l >= 0; l--)
         {
             var layer = layers[l];
             string g = GradSlot(slot), other = GradSlot(1 - slot);
             string x = l == 0 ? Input : output[l - 1];
-            bool lossGivesPreActivation = l == logitsLayer && fusedLoss;
+            bool lossGivesPreActivation = l == logitsLayer;
 
             // The activation derivative, when neither the loss nor the consumer applied it.
             // (A parameter-free first layer never needs a gradient at all.)
@@ -495,7 +514,7 @@ public static class Lowerer
 
         return new ExecutionPlan(network, buffers.ToEquatableArray(), parameterLength, scratch,
             forward.ToEquatableArray(), inferenceTail.ToEquatableArray(), lossPhases.ToEquatableArray(), backward.ToEquatableArray(),
-            Input, fusedLoss ? Probabilities : output[last]);
+            Input, outputs);
     }
 
     private static int Channels(ShapedLayer layer) => layer.InputShape.Count == 3 ? layer.InputShape[0] : layer.InputSize;
@@ -514,6 +533,7 @@ public static class Lowerer
     public const string Input = "Input";
     public const string Logits = "Logits";
     public const string Probabilities = "Probabilities";
+    public const string Outputs = "Outputs";
     public static string W(ShapedLayer layer) => Naming.W(layer.Name);
     public static string B(ShapedLayer layer) => Naming.B(layer.Name);
     public static string DW(ShapedLayer layer) => Naming.DW(layer.Name);

@@ -16,13 +16,15 @@ public static class Naming
         "ComputeGradients", "TrainStep", "Predict", "Dispose", "Arena", "Layout", "Rows", "Labels", "Dispatch",
         "AddLoss", "SetLayers", "Forward", "Backward", "ExecuteJob", "Equals", "GetHashCode", "ToString", "GetType",
         "MemberwiseClone", "Finalize", "Seed", "Steps", "Training", "DropoutSeed", "NonTrainableParameterCount",
+        "Loss", "TakesClassLabels", "Targets", "SaveWeights", "LoadWeights", "SaveCheckpoint", "LoadCheckpoint",
+        "Fit", "Evaluate", "Update",
     };
 
     /// <summary>Class-level members the emitter declares independently of the layers.</summary>
     public static readonly IReadOnlyCollection<string> FixedMembers = new HashSet<string>
     {
         "Summary", "ParameterLength", "ScratchOffset", "ActivationOffset", "ActivationPlan", "PlaceActivations", "_a",
-        "Job_Loss", "Job_Predict_Softmax",
+        "Job_Loss", "Job_Predict_Softmax", "Job_Predict_Linear", "Job_Predict_ReLU", "Job_Predict_Sigmoid", "Job_Predict_Tanh",
     };
 
     /// <summary>The C# spelling of an identifier (reserved keywords get '@').</summary>

@@ -34,6 +34,14 @@ public enum ActivationKind
 public enum LossKind
 {
     SparseCategoricalCrossEntropy = 0,
+    CategoricalCrossEntropy = 1,
+    BinaryCrossEntropy = 2,
+    MeanSquaredError = 3,
+    MeanAbsoluteError = 4,
+    MeanAbsolutePercentageError = 5,
+    MeanSquaredLogarithmicError = 6,
+    Hinge = 7,
+    SquaredHinge = 8,
 }
 
 /// <summary>One declared layer, as written (values may be invalid: shape inference checks them).</summary>

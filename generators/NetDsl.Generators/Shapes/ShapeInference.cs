@@ -418,45 +418,56 @@ public static class ShapeInference
     private static void CheckLoss(ShapedNetwork network, List<DiagnosticInfo> diagnostics)
     {
         var last = network.Last;
-        switch (network.Loss)
+        var loss = network.Loss;
+        if (last.OutputShape.Count != 1)
         {
-            case LossKind.SparseCategoricalCrossEntropy:
-                if (last.OutputShape.Count != 1)
-                {
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LossNeedsClassScores, last.Spec.Attribute, last.Name, FormatShape(last.OutputShape), network.Loss));
-                    return;
-                }
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LossNeedsClassScores, last.Spec.Attribute, last.Name, FormatShape(last.OutputShape), loss));
+            return;
+        }
 
-                if (last.Kind is not (LayerKind.Dense or LayerKind.Activation))
-                {
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.MisplacedLayer, last.Spec.Attribute, last.Kind.ToString(), last.Name,
-                        $"it cannot be the last layer: {network.Loss} needs the class scores of a Dense layer (optionally followed by an Activation layer)"));
-                    return;
-                }
+        if (last.Kind is not (LayerKind.Dense or LayerKind.Activation))
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.MisplacedLayer, last.Spec.Attribute, last.Kind.ToString(), last.Name,
+                $"it cannot be the last layer: {loss} needs the outputs of a Dense layer (optionally followed by an Activation layer)"));
+            return;
+        }
 
-                if (last.Activation is not (ActivationKind.Softmax or ActivationKind.Linear))
-                {
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LossActivationMismatch, last.Spec.Attribute,
-                        last.Name, last.Activation, network.Loss,
-                        "cross-entropy needs class probabilities, so the last layer must be Softmax (or Linear logits, with the softmax fused into the loss)"));
-                }
+        if (PairingProblem(loss, last.Activation, last.OutputSize) is { } reason)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LossActivationMismatch, last.Spec.Attribute, last.Name, last.Activation, loss, reason));
+        }
 
-                if (last.OutputSize < 2)
-                {
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.TooFewClasses, last.Spec.Attribute, last.Name, last.OutputSize, network.Loss));
-                }
+        if (loss is LossKind.SparseCategoricalCrossEntropy or LossKind.CategoricalCrossEntropy && last.OutputSize < 2)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.TooFewClasses, last.Spec.Attribute, last.Name, last.OutputSize, loss));
+        }
 
-                if (last.Kind == LayerKind.Activation && network.Layers.Count > 1
-                    && network.Layers[network.Layers.Count - 2] is { Kind: LayerKind.Dense or LayerKind.Activation } before
-                    && before.Activation != ActivationKind.Linear)
-                {
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.MisplacedLayer, last.Spec.Attribute, last.Kind.ToString(), last.Name,
-                        $"the loss fuses this {last.Activation} with the logits of '{before.Name}', which must then be Linear, not {before.Activation}"));
-                }
-
-                break;
+        if (last.Kind == LayerKind.Activation && network.Layers.Count > 1
+            && network.Layers[network.Layers.Count - 2] is { Kind: LayerKind.Dense or LayerKind.Activation } before
+            && before.Activation != ActivationKind.Linear)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.MisplacedLayer, last.Spec.Attribute, last.Kind.ToString(), last.Name,
+                $"the loss fuses this {last.Activation} with the outputs of '{before.Name}', which must then be Linear, not {before.Activation}"));
         }
     }
+
+    /// <summary>Why the last layer's activation makes no sense with the loss, or null when the pairing is fine.</summary>
+    private static string? PairingProblem(LossKind loss, ActivationKind activation, int units) => loss switch
+    {
+        LossKind.MeanSquaredError or LossKind.MeanAbsoluteError or LossKind.MeanAbsolutePercentageError or LossKind.MeanSquaredLogarithmicError
+            when activation == ActivationKind.Softmax && units == 1
+            => "a softmax over a single output is always 1, so the loss and its gradient never change; use Sigmoid or Linear",
+        LossKind.MeanSquaredLogarithmicError when activation is ActivationKind.Linear or ActivationKind.Tanh
+            => $"the logarithm clips outputs below 1e-7, and {activation} outputs can be negative: clipped outputs get no gradient and the units stop learning; use ReLU, Sigmoid or Softmax",
+        LossKind.SparseCategoricalCrossEntropy or LossKind.CategoricalCrossEntropy when activation is not (ActivationKind.Softmax or ActivationKind.Linear)
+            => "cross-entropy needs class probabilities, so the last layer must be Softmax (or Linear logits, with the softmax fused into the loss)",
+        LossKind.BinaryCrossEntropy when activation is not (ActivationKind.Sigmoid or ActivationKind.Linear)
+            => "binary cross-entropy treats every output as an independent probability, so the last layer must be Sigmoid (or Linear logits, with the sigmoid fused into the loss); "
+               + "for mutually exclusive classes use CategoricalCrossEntropy with Softmax",
+        LossKind.Hinge or LossKind.SquaredHinge when activation is not (ActivationKind.Linear or ActivationKind.Tanh)
+            => $"the hinge compares raw scores with -1/+1 targets and a margin of 1, which {activation} outputs cannot express (they are never negative); use Linear or Tanh",
+        _ => null,
+    };
 
     public static string FormatShape(EquatableArray<int> shape) => "(" + string.Join(", ", shape) + ")";
 }

@@ -78,7 +78,37 @@ public enum Loss
     /// Cross-entropy between integer class labels and the softmax of the last layer. The last layer must have
     /// <see cref="Activation.Softmax"/> or <see cref="Activation.Linear"/> (logits); either way the softmax and
     /// the loss are fused, and the backward pass starts from <c>p - onehot(label)</c>. <c>Predict</c> returns
-    /// probabilities.
+    /// probabilities. Takes integer labels.
     /// </summary>
     SparseCategoricalCrossEntropy = 0,
+
+    /// <summary>
+    /// Cross-entropy between target distributions (one-hot rows) and the softmax of the last layer, summed over the
+    /// classes: <c>-sum t log p</c>. Softmax or Linear (logits) last layer, fused like the sparse form. Float targets.
+    /// </summary>
+    CategoricalCrossEntropy = 1,
+
+    /// <summary>
+    /// Binary cross-entropy of each output as an independent probability, averaged over the outputs. Sigmoid or
+    /// Linear (logits) last layer; the sigmoid is fused and the loss computed stably from the logits. Float targets in [0, 1].
+    /// </summary>
+    BinaryCrossEntropy = 2,
+
+    /// <summary>Mean squared error over the outputs: <c>mean (y - t)^2</c>. Float targets (regression).</summary>
+    MeanSquaredError = 3,
+
+    /// <summary>Mean absolute error over the outputs: <c>mean |y - t|</c>. Float targets (regression).</summary>
+    MeanAbsoluteError = 4,
+
+    /// <summary>Mean absolute percentage error: <c>100 mean |t - y| / max(|t|, 1e-7)</c>. Float targets (regression).</summary>
+    MeanAbsolutePercentageError = 5,
+
+    /// <summary>Mean squared logarithmic error: <c>mean (log(1 + max(y, 1e-7)) - log(1 + max(t, 1e-7)))^2</c>. Float targets.</summary>
+    MeanSquaredLogarithmicError = 6,
+
+    /// <summary>Hinge loss <c>mean max(0, 1 - t y)</c> on raw scores (Linear or Tanh last layer); targets -1/1 (0/1 are converted, as Keras does).</summary>
+    Hinge = 7,
+
+    /// <summary>Squared hinge loss <c>mean max(0, 1 - t y)^2</c>; as <see cref="Hinge"/> otherwise.</summary>
+    SquaredHinge = 8,
 }
