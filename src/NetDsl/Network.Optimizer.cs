@@ -1,23 +1,63 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using NetDsl.Optimizers;
 using NetDsl.Threading;
 
 namespace NetDsl;
 
-/// <summary>The optimizer half of <see cref="Network"/>: the training step and the fused parameter update.</summary>
+/// <summary>
+/// The optimizer half of <see cref="Network"/>: the training step, the gradient-norm reduction for norm clipping and the
+/// fused parameter update.
+/// </summary>
 public abstract partial class Network
 {
     /// <summary>The job id of the optimizer pass; generated jobs use ids from 0 up.</summary>
     private const int OptimizerJob = -1;
 
+    /// <summary>Floats summed in float lanes before the partial sum is added in double (bounds the float rounding).</summary>
+    private const int NormBlock = 4096;
+
     private IOptimizer? _optimizer;
+
+    /// <summary>Every trainable tensor (built on the first step with norm clipping), layer by layer.</summary>
+    private GradientTensor[]? _tensors;
+
+    /// <summary>Per part and tensor: the sum of squared gradients of the part's share (row-major, part × tensor).</summary>
+    private double[]? _normPartials;
+
+    /// <summary>Per tensor: the clipping factor of this step (<see cref="OptimizerOptions.ClipNorm"/>).</summary>
+    private float[]? _tensorScales;
+
+    /// <summary>The clipping factor of this step for every gradient (<see cref="OptimizerOptions.GlobalClipNorm"/>; 1 otherwise).</summary>
+    private float _globalScale = 1f;
+
+    /// <summary>Whether this step's update runs tensor by tensor with <see cref="_tensorScales"/>.</summary>
+    private bool _perTensorScales;
+
+    /// <summary>The parallel job computing <see cref="_normPartials"/> (created with <see cref="_tensors"/>).</summary>
+    private GradientNormJob? _normJob;
+
+    /// <summary>
+    /// The L2 norm of all trainable gradients together as the last training step with norm clipping measured it (before
+    /// clipping); NaN before any such step. With <see cref="OptimizerOptions.ClipNorm"/> it is still the global norm.
+    /// </summary>
+    public double LastGradientNorm { get; private set; } = double.NaN;
 
     /// <summary>One training step: forward, backward and an optimizer update; returns the mean loss of the batch.</summary>
     /// <param name="inputs">Samples, <see cref="InputSize"/> floats each, 1 to <see cref="BatchSize"/> of them.</param>
     /// <param name="labels">One class index per sample.</param>
-    /// <param name="optimizer">The update rule. Its state lives in this network's arena and restarts from zero whenever a different optimizer instance is passed.</param>
+    /// <param name="optimizer">
+    /// The update rule. Its state lives in this network's arena and restarts from zero whenever a different optimizer
+    /// instance is passed. With <see cref="OptimizerOptions.ClipNorm"/> or <see cref="OptimizerOptions.GlobalClipNorm"/>
+    /// the network first reduces the gradients of every trainable tensor to their L2 norms (in parallel, without
+    /// allocating) and passes the clipping factor to the optimizer as <see cref="ParameterSlice.GradientScale"/>; frozen
+    /// layers take no part in the norms.
+    /// </param>
     public float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels, IOptimizer optimizer)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
+        var options = optimizer.Options ?? throw new ArgumentException("The optimizer's Options is null.", nameof(optimizer));
         float loss = ComputeGradients(inputs, labels);
         Update(optimizer);
         return loss;
@@ -52,35 +92,246 @@ public abstract partial class Network
             _optimizer = optimizer;
         }
 
+        PrepareGradientScales(options);
         optimizer.BeginStep();
         _pool.Run(this, OptimizerJob);
+    }
+
+    /// <summary>Computes this step's norm-clipping factors (Keras: <c>g · c / max(‖g‖, c)</c>), or resets them to 1.</summary>
+    private void PrepareGradientScales(OptimizerOptions options)
+    {
+        _globalScale = 1f;
+        _perTensorScales = false;
+        if (options.ClipNorm is null && options.GlobalClipNorm is null)
+        {
+            return;
+        }
+
+        if (_tensors is null)
+        {
+            _tensors = FindTrainableTensors();
+            _normPartials = new double[_pool.Threads * Math.Max(_tensors.Length, 1)];
+            _tensorScales = new float[_tensors.Length];
+            _normJob = new GradientNormJob(this);
+        }
+
+        Array.Clear(_normPartials!);
+        _pool.Run(_normJob!, 0);
+        int count = _tensors.Length;
+        double total = 0;
+        for (int t = 0; t < count; t++)
+        {
+            double sum = 0;
+            for (int part = 0; part < _pool.Threads; part++)
+            {
+                sum += _normPartials![part * count + t];
+            }
+
+            _normPartials![t] = sum; // row 0 now holds the per-tensor totals
+            total += sum;
+        }
+
+        double globalNorm = Math.Sqrt(total);
+        LastGradientNorm = globalNorm;
+        if (options.GlobalClipNorm is float globalClip)
+        {
+            _globalScale = ClipFactor(globalNorm, globalClip);
+            return;
+        }
+
+        float clipNorm = options.ClipNorm!.Value;
+        for (int t = 0; t < count; t++)
+        {
+            _tensorScales![t] = ClipFactor(Math.Sqrt(_normPartials![t]), clipNorm);
+        }
+
+        _perTensorScales = true;
+    }
+
+    /// <summary><c>c / max(norm, c)</c>: 1 up to the bound, NaN for a non-finite norm (Keras makes the step NaN too).</summary>
+    private static float ClipFactor(double norm, float clip) =>
+        double.IsFinite(norm) ? (float)(clip / Math.Max(norm, clip)) : float.NaN;
+
+    /// <summary>
+    /// The trainable tensors of every layer with parameters: a Dense or Conv2D layer's weights and bias, a BatchNorm
+    /// layer's gamma and beta; any other layer's whole block as one tensor. Each tensor's region runs to the next
+    /// tensor's start (to the end of the layer's trainable block for the last), so the regions tile the block the
+    /// optimizer updates, alignment padding included.
+    /// </summary>
+    private GradientTensor[] FindTrainableTensors()
+    {
+        var tensors = new List<GradientTensor>();
+        var parts = new List<(long Offset, int Count)>(2);
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            var layer = _layers[l];
+            if (layer.ParameterLength == 0)
+            {
+                continue;
+            }
+
+            parts.Clear();
+            switch (layer)
+            {
+                case DenseLayer dense:
+                    AddTensor(parts, dense.Weights);
+                    AddTensor(parts, dense.Bias);
+                    break;
+                case Conv2DLayer conv:
+                    AddTensor(parts, conv.Weights);
+                    AddTensor(parts, conv.Bias);
+                    break;
+                case BatchNormLayer norm:
+                    AddTensor(parts, norm.Gamma);
+                    AddTensor(parts, norm.Beta);
+                    break;
+                default:
+                    parts.Add((layer.ParameterOffset, layer.ParameterLength));
+                    break;
+            }
+
+            parts.Sort((a, b) => a.Offset.CompareTo(b.Offset));
+            long end = layer.ParameterOffset + layer.ParameterLength;
+            if (parts[0].Offset != layer.ParameterOffset)
+            {
+                throw new InvalidOperationException($"Layer {layer.Name}: its first tensor starts at {parts[0].Offset}, not at the start of its trainable block ({layer.ParameterOffset}).");
+            }
+
+            for (int i = 0; i < parts.Count; i++)
+            {
+                long regionEnd = i + 1 < parts.Count ? parts[i + 1].Offset : end;
+                if (parts[i].Offset + parts[i].Count > regionEnd)
+                {
+                    throw new InvalidOperationException($"Layer {layer.Name}: tensor {i} ({parts[i].Count} floats at {parts[i].Offset}) overlaps the next tensor or the end of the trainable block ({regionEnd}).");
+                }
+
+                tensors.Add(new GradientTensor(l, parts[i].Offset, (int)(regionEnd - parts[i].Offset), parts[i].Count));
+            }
+        }
+
+        return [.. tensors];
+    }
+
+    private unsafe void AddTensor(List<(long Offset, int Count)> parts, Span<float> tensor)
+    {
+        if (tensor.IsEmpty)
+        {
+            return;
+        }
+
+        long offset = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(tensor)) - Arena.Pointer;
+        parts.Add((offset, tensor.Length));
+    }
+
+    /// <summary>Part <paramref name="part"/> of the sums of squared gradients: its share of every trainable tensor.</summary>
+    private void SumSquaredGradients(int part, int parts)
+    {
+        var tensors = _tensors!;
+        var partials = _normPartials!;
+        for (int t = 0; t < tensors.Length; t++)
+        {
+            var tensor = tensors[t];
+            if (!_layers[tensor.Layer].Trainable)
+            {
+                continue;
+            }
+
+            var (start, end) = Partition.Range(tensor.Count, part, parts, Arena.AlignmentFloats);
+            if (start < end)
+            {
+                partials[part * tensors.Length + t] = SumOfSquares(Arena.GetSpan(tensor.Offset + Layout.GradientOffset + start, end - start));
+            }
+        }
+    }
+
+    /// <summary>Σ x², in float vector lanes per block of <see cref="NormBlock"/> floats, blocks added in double.</summary>
+    private static double SumOfSquares(ReadOnlySpan<float> x)
+    {
+        double total = 0;
+        ref float r = ref MemoryMarshal.GetReference(x);
+        int n = x.Length;
+        int i = 0;
+        while (i < n)
+        {
+            int blockEnd = Math.Min(n, i + NormBlock);
+            var a0 = Vector512<float>.Zero;
+            var a1 = Vector512<float>.Zero;
+            for (; i + 2 * Vector512<float>.Count <= blockEnd; i += 2 * Vector512<float>.Count)
+            {
+                var v0 = Vector512.LoadUnsafe(ref r, (nuint)i);
+                var v1 = Vector512.LoadUnsafe(ref r, (nuint)(i + Vector512<float>.Count));
+                a0 = Vector512.FusedMultiplyAdd(v0, v0, a0);
+                a1 = Vector512.FusedMultiplyAdd(v1, v1, a1);
+            }
+
+            double block = Vector512.Sum(a0 + a1);
+            for (; i < blockEnd; i++)
+            {
+                float v = Unsafe.Add(ref r, i);
+                block += (double)v * v;
+            }
+
+            total += block;
+        }
+
+        return total;
     }
 
     private void UpdateParameters(int part, int parts)
     {
         var optimizer = _optimizer!;
         int slots = optimizer.StateSlots;
+        if (_perTensorScales)
+        {
+            var tensors = _tensors!;
+            var scales = _tensorScales!;
+            for (int t = 0; t < tensors.Length; t++)
+            {
+                var tensor = tensors[t];
+                if (_layers[tensor.Layer].Trainable)
+                {
+                    UpdateRange(optimizer, slots, tensor.Offset, tensor.Length, scales[t], part, parts);
+                }
+            }
+
+            return;
+        }
+
         foreach (var layer in _layers)
         {
-            if (!layer.Trainable || layer.ParameterLength == 0)
+            if (layer.Trainable && layer.ParameterLength != 0)
             {
-                continue;
+                UpdateRange(optimizer, slots, layer.ParameterOffset, layer.ParameterLength, _globalScale, part, parts);
             }
-
-            var (start, end) = Partition.Range(layer.ParameterLength, part, parts, Arena.AlignmentFloats);
-            if (start == end)
-            {
-                continue;
-            }
-
-            long offset = layer.ParameterOffset + start;
-            int length = end - start;
-            var slice = new ParameterSlice(
-                Arena.GetSpan(offset, length),
-                Arena.GetSpan(offset + Layout.GradientOffset, length),
-                slots > 0 ? Arena.GetSpan(offset + Layout.StateOffset, length) : default,
-                slots > 1 ? Arena.GetSpan(offset + Layout.StateOffset + Layout.ParameterLength, length) : default);
-            optimizer.Update(slice);
         }
     }
+
+    /// <summary>Part <paramref name="part"/> of the update of the <paramref name="length"/> floats at <paramref name="offset"/>.</summary>
+    private void UpdateRange(IOptimizer optimizer, int slots, long offset, int length, float scale, int part, int parts)
+    {
+        var (start, end) = Partition.Range(length, part, parts, Arena.AlignmentFloats);
+        if (start == end)
+        {
+            return;
+        }
+
+        long at = offset + start;
+        int count = end - start;
+        var slice = new ParameterSlice(
+            Arena.GetSpan(at, count),
+            Arena.GetSpan(at + Layout.GradientOffset, count),
+            slots > 0 ? Arena.GetSpan(at + Layout.StateOffset, count) : default,
+            slots > 1 ? Arena.GetSpan(at + Layout.StateOffset + Layout.ParameterLength, count) : default,
+            scale);
+        optimizer.Update(slice);
+    }
+
+    /// <summary>The gradient-norm reduction as a job of its own (the network's job ids belong to the generated code and the update).</summary>
+    private sealed class GradientNormJob(Network network) : IParallelJob
+    {
+        public void Execute(int job, int part, int parts) => network.SumSquaredGradients(part, parts);
+    }
+
+    /// <summary>A trainable tensor: its layer, where it starts, its region up to the next tensor and its element count.</summary>
+    private readonly record struct GradientTensor(int Layer, long Offset, int Length, int Count);
 }

@@ -1,37 +1,38 @@
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
+using System.Runtime.CompilerServices;
 
 namespace NetDsl.Optimizers;
 
 /// <summary>
-/// Stochastic gradient descent with optional momentum, as Keras defines it:
-/// <c>v = momentum * v - lr * g; w = w + v</c> (Nesterov: <c>w = w + momentum * v - lr * g</c>).
+/// Stochastic gradient descent with optional momentum, as Keras defines it, with the velocity <c>v</c> (state slot 0,
+/// only with momentum) holding the learning rate: <c>v = momentum · v − lr · g; w = w + v</c>
+/// (Nesterov: <c>w = w + momentum · v − lr · g</c> with the new <c>v</c>); without momentum <c>w = w − lr · g</c>.
 /// </summary>
-public sealed class Sgd : IOptimizer
+/// <remarks>
+/// <para>Time-based decay (Keras 2's <c>SGD(decay=...)</c>, tf.keras <c>optimizer_v2</c>): step <c>s</c> (0-based)
+/// runs with <c>lr = LearningRate / (1 + decay · s)</c>. Keras 2 computes it from <c>iterations</c> before incrementing
+/// it, so the first step uses the undecayed rate, and so does NetDsl (<c>s = Iterations − 1</c> during the update).
+/// With a schedule the two multiply: <c>LearningRate · Factor(s) / (1 + decay · s)</c>.</para>
+/// <para>Weight decay: decoupled by default (Keras 3, <c>w ← w(1 − lr·wd)</c> before the step, outside the velocity);
+/// <see cref="WeightDecayMode.Coupled"/> adds <c>wd·w</c> to the gradient (PyTorch's SGD <c>weight_decay</c>), so the
+/// term enters the velocity.</para>
+/// </remarks>
+public sealed class Sgd : Optimizer
 {
     /// <summary>Creates the optimizer.</summary>
-    /// <param name="learningRate">Step size, positive.</param>
-    /// <param name="momentum">Momentum in [0, 1).</param>
+    /// <param name="learningRate">Step size, in (0, ∞) (Keras default 0.01).</param>
+    /// <param name="momentum">Momentum, in [0, 1).</param>
     /// <param name="nesterov">Use Nesterov momentum.</param>
-    public Sgd(float learningRate = 0.01f, float momentum = 0f, bool nesterov = false)
+    /// <param name="decay">Keras 2 time-based decay, in [0, ∞) (0: none).</param>
+    /// <param name="options">Weight decay, clipping and schedule; null for none.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An argument is out of range.</exception>
+    /// <exception cref="ArgumentException">The options set more than one clipping mode.</exception>
+    public Sgd(float learningRate = 0.01f, float momentum = 0f, bool nesterov = false, float decay = 0f, OptimizerOptions? options = null)
+        : base(learningRate, options, decay)
     {
-        if (!(learningRate > 0f) || !float.IsFinite(learningRate))
-        {
-            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "The learning rate must be positive and finite.");
-        }
-
-        if (!(momentum >= 0f && momentum < 1f))
-        {
-            throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "Momentum must be in [0, 1).");
-        }
-
-        LearningRate = learningRate;
+        CheckDecayFactor(momentum, nameof(momentum));
         Momentum = momentum;
         Nesterov = nesterov;
     }
-
-    /// <summary>Step size (may be changed between steps, e.g. by a schedule).</summary>
-    public float LearningRate { get; set; }
 
     /// <summary>Momentum coefficient.</summary>
     public float Momentum { get; }
@@ -39,69 +40,67 @@ public sealed class Sgd : IOptimizer
     /// <summary>Whether Nesterov momentum is used.</summary>
     public bool Nesterov { get; }
 
-    /// <summary>Steps taken so far.</summary>
-    public long Iterations { get; set; }
+    /// <summary>Keras 2 time-based decay: step <c>s</c> runs with <c>LearningRate / (1 + Decay · s)</c>.</summary>
+    public float Decay => TimeDecay;
 
     /// <inheritdoc/>
-    public int StateSlots => Momentum > 0f ? 1 : 0;
+    public override int StateSlots => Momentum > 0f ? 1 : 0;
 
     /// <inheritdoc/>
-    public void BeginStep() => Iterations++;
+    private protected override void Apply(in ParameterSlice slice, in StepScalars step) =>
+        KernelDispatch.Run(new Kernel(step, Momentum, Nesterov), slice, StateSlots);
 
-    /// <inheritdoc/>
-    public void Update(in ParameterSlice slice)
+    /// <summary>The fused update; the scalar tail repeats the vector body's operations, so every element gets bitwise the same result.</summary>
+    private readonly unsafe struct Kernel(StepScalars step, float momentum, bool nesterov) : IUpdateKernel
     {
-        Span<float> w = slice.Values;
-        ReadOnlySpan<float> g = slice.Gradients;
-        float lr = LearningRate;
-        ref float wr = ref MemoryMarshal.GetReference(w);
-        ref float gr = ref MemoryMarshal.GetReference(g);
-        int n = w.Length;
-        int i = 0;
-        if (Momentum == 0f)
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run<TO, TV>(float* w, float* g, float* v, float* unused, int n)
+            where TO : IVectorOps<TV>
+            where TV : struct
         {
-            var vlr = Vector512.Create(-lr);
-            for (; i + Vector512<float>.Count <= n; i += Vector512<float>.Count)
+            float lr = step.LearningRate, keep = step.Keep, m = momentum;
+            TV vScale = TO.Broadcast(step.Scale), vClip = TO.Broadcast(step.Clip), vNegClip = TO.Broadcast(-step.Clip), vL2 = TO.Broadcast(step.L2);
+            TV vKeep = TO.Broadcast(keep), vNegLr = TO.Broadcast(-lr), vM = TO.Broadcast(m);
+            int vl = TO.Count;
+            int i = 0;
+            if (m == 0f)
             {
-                var wv = Vector512.LoadUnsafe(ref wr, (nuint)i);
-                Vector512.FusedMultiplyAdd(vlr, Vector512.LoadUnsafe(ref gr, (nuint)i), wv).StoreUnsafe(ref wr, (nuint)i);
+                for (; i + vl <= n; i += vl)
+                {
+                    TV wv = TO.Load(w + i);
+                    TV gv = StepScalars.Gradient<TO, TV>(TO.Load(g + i), wv, vScale, vNegClip, vClip, vL2);
+                    TO.Store(w + i, TO.Fma(vNegLr, gv, TO.Multiply(wv, vKeep)));
+                }
+
+                for (; i < n; i++)
+                {
+                    float gs = step.Gradient(g[i], w[i]);
+                    w[i] = MathF.FusedMultiplyAdd(-lr, gs, w[i] * keep);
+                }
+
+                return;
+            }
+
+            for (; i + vl <= n; i += vl)
+            {
+                TV wv = TO.Load(w + i);
+                TV gv = StepScalars.Gradient<TO, TV>(TO.Load(g + i), wv, vScale, vNegClip, vClip, vL2);
+                TV delta = TO.Multiply(vNegLr, gv);
+                TV vel = TO.Fma(vM, TO.Load(v + i), delta);
+                TO.Store(v + i, vel);
+                TV move = nesterov ? TO.Fma(vM, vel, delta) : vel;
+                TO.Store(w + i, TO.Add(TO.Multiply(wv, vKeep), move));
             }
 
             for (; i < n; i++)
             {
-                w[i] -= lr * g[i];
+                float gs = step.Gradient(g[i], w[i]);
+                float delta = -lr * gs;
+                float vel = MathF.FusedMultiplyAdd(m, v[i], delta);
+                v[i] = vel;
+                float move = nesterov ? MathF.FusedMultiplyAdd(m, vel, delta) : vel;
+                w[i] = w[i] * keep + move;
             }
-
-            return;
-        }
-
-        Span<float> v = slice.State(0);
-        if (v.Length != n)
-        {
-            throw new ArgumentException($"SGD with momentum needs one state slot as long as the parameters ({n}), but the slice's state 0 has {v.Length}.", nameof(slice));
-        }
-
-        ref float vr = ref MemoryMarshal.GetReference(v);
-        float m = Momentum;
-        var vm = Vector512.Create(m);
-        var vneg = Vector512.Create(-lr);
-        for (; i + Vector512<float>.Count <= n; i += Vector512<float>.Count)
-        {
-            var gv = Vector512.LoadUnsafe(ref gr, (nuint)i);
-            var step = gv * vneg;
-            var vel = Vector512.FusedMultiplyAdd(vm, Vector512.LoadUnsafe(ref vr, (nuint)i), step);
-            vel.StoreUnsafe(ref vr, (nuint)i);
-            var wv = Vector512.LoadUnsafe(ref wr, (nuint)i);
-            wv = Nesterov ? wv + Vector512.FusedMultiplyAdd(vm, vel, step) : wv + vel;
-            wv.StoreUnsafe(ref wr, (nuint)i);
-        }
-
-        for (; i < n; i++)
-        {
-            float step = -lr * g[i];
-            float vel = m * v[i] + step;
-            v[i] = vel;
-            w[i] += Nesterov ? m * vel + step : vel;
         }
     }
 }

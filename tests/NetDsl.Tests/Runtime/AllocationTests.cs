@@ -142,6 +142,8 @@ public class AllocationTests(ITestOutputHelper output)
 
         public long Iterations { get => inner.Iterations; set => inner.Iterations = value; }
 
+        public OptimizerOptions Options => inner.Options;
+
         public void BeginStep() => inner.BeginStep();
 
         public void Update(in ParameterSlice slice)

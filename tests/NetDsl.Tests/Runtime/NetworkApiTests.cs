@@ -441,6 +441,8 @@ public class NetworkApiTests
 
         public long Iterations { get; set; }
 
+        public OptimizerOptions Options => OptimizerOptions.Default;
+
         public void BeginStep()
         {
         }
