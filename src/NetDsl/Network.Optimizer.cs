@@ -57,7 +57,7 @@ public abstract partial class Network
     public float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels, IOptimizer optimizer)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
-        var options = optimizer.Options ?? throw new ArgumentException("The optimizer's Options is null.", nameof(optimizer));
+        _ = optimizer.Options ?? throw new ArgumentException("The optimizer's Options is null.", nameof(optimizer));
         float loss = ComputeGradients(inputs, labels);
         Update(optimizer);
         return loss;
@@ -73,6 +73,7 @@ public abstract partial class Network
     public float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets, IOptimizer optimizer)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
+        _ = optimizer.Options ?? throw new ArgumentException("The optimizer's Options is null.", nameof(optimizer));
         float loss = ComputeGradients(inputs, targets);
         Update(optimizer);
         return loss;
@@ -92,7 +93,7 @@ public abstract partial class Network
             _optimizer = optimizer;
         }
 
-        PrepareGradientScales(options);
+        PrepareGradientScales(optimizer.Options);
         optimizer.BeginStep();
         _pool.Run(this, OptimizerJob);
     }

@@ -5,7 +5,7 @@ using Xunit;
 namespace NetDsl.Tests.Training;
 
 /// <summary>
-/// Norm clipping through <see cref="Network.TrainStep"/>: the network must reduce each trainable tensor's gradient to
+/// Norm clipping through <see cref="Network.TrainStep(ReadOnlySpan{float}, ReadOnlySpan{int}, NetDsl.Optimizers.IOptimizer)"/>: the network must reduce each trainable tensor's gradient to
 /// its L2 norm (per tensor for <see cref="OptimizerOptions.ClipNorm"/>, all together for
 /// <see cref="OptimizerOptions.GlobalClipNorm"/>) before the sliced, multi-threaded update. Checked against a twin
 /// network that only computes gradients: the norms are recomputed here in double from the layers' public gradient

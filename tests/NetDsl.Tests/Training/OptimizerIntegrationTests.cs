@@ -7,7 +7,7 @@ namespace NetDsl.Tests.Training;
 
 /// <summary>
 /// Every optimizer, with and without the shared options, trains a generated network (<see cref="Net13x7x5"/>:
-/// 13 → 7 ReLU → 5 softmax) through <see cref="Network.TrainStep"/> on a learnable task: 512 samples labelled by a
+/// 13 → 7 ReLU → 5 softmax) through <see cref="Network.TrainStep(ReadOnlySpan{float}, ReadOnlySpan{int}, NetDsl.Optimizers.IOptimizer)"/> on a learnable task: 512 samples labelled by a
 /// random linear teacher (argmax of x·T). The full-data loss must fall from its initial 1.84 to below half of it within
 /// 25 epochs (400 steps), and the accuracy rise above 75 % (20 % by chance, 9 % initially).
 /// </summary>
