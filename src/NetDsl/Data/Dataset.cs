@@ -8,8 +8,10 @@ namespace NetDsl.Data;
 /// The constructor takes ownership of the arrays it is given (it does not copy them). Every method that derives a
 /// dataset (<see cref="Where"/>, <see cref="SelectLabels"/>, <see cref="Take"/>, <see cref="Subset"/>) returns a
 /// new instance with freshly allocated arrays, so changes to one dataset never show through another.
+/// A dataset is an <see cref="IDataSource"/> of class labels, so it can be passed to <c>Network.Fit</c>,
+/// <c>Network.Evaluate</c> and <c>Network.Predict</c> directly.
 /// </remarks>
-public sealed class Dataset
+public sealed class Dataset : IDataSource
 {
     private readonly int[] _sampleShape;
 
@@ -86,6 +88,18 @@ public sealed class Dataset
     {
         CheckIndex(index, nameof(index));
         return Features.AsSpan(index * SampleSize, SampleSize);
+    }
+
+    /// <summary>Copies the values of sample <paramref name="index"/> into <paramref name="destination"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is not in <c>[0, Count)</c>.</exception>
+    public void CopyFeatures(int index, Span<float> destination) => GetSample(index).CopyTo(destination);
+
+    /// <summary>The class label of sample <paramref name="index"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is not in <c>[0, Count)</c>.</exception>
+    public int GetLabel(int index)
+    {
+        CheckIndex(index, nameof(index));
+        return Labels[index];
     }
 
     /// <summary>The samples whose label satisfies <paramref name="labelPredicate"/>, in their original order.</summary>

@@ -96,6 +96,46 @@ public static class Idx
         return ToDataset(Read(images, imagesName), imagesName, Read(labels, labelsName), labelsName);
     }
 
+    /// <summary>
+    /// Loads one split of an MNIST-style directory: <c>{split}-images-idx3-ubyte</c> and
+    /// <c>{split}-labels-idx1-ubyte</c>, each found as <c>.gz</c>, uncompressed, or with the <c>.idx3-ubyte</c> /
+    /// <c>.idx1-ubyte</c> spelling of some mirrors, in that order of preference. For MNIST and Fashion-MNIST the
+    /// splits are <c>"train"</c> and <c>"t10k"</c>. See <see cref="LoadDataset(string, string)"/> for the result.
+    /// </summary>
+    /// <param name="directory">The directory holding the files.</param>
+    /// <param name="split">The file name prefix, e.g. <c>"train"</c> or <c>"t10k"</c>.</param>
+    /// <exception cref="FileNotFoundException">No candidate file exists; the message lists the names tried.</exception>
+    /// <exception cref="InvalidDataException">A file is malformed, or the image and label counts differ.</exception>
+    public static Dataset LoadSplit(string directory, string split)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        ArgumentException.ThrowIfNullOrEmpty(split);
+        return LoadDataset(FindSplitFile(directory, split, "images", 3), FindSplitFile(directory, split, "labels", 1));
+    }
+
+    private static string FindSplitFile(string directory, string split, string kind, int rank)
+    {
+        string[] names =
+        [
+            $"{split}-{kind}-idx{rank}-ubyte.gz",
+            $"{split}-{kind}-idx{rank}-ubyte",
+            $"{split}-{kind}.idx{rank}-ubyte.gz",
+            $"{split}-{kind}.idx{rank}-ubyte",
+        ];
+        foreach (string name in names)
+        {
+            string path = Path.Combine(directory, name);
+            if (File.Exists(path))
+            {
+                return path;
+            }
+        }
+
+        throw new FileNotFoundException(
+            $"No {kind} file for split '{split}' in {directory}; tried {string.Join(", ", names)}.",
+            Path.Combine(directory, names[0]));
+    }
+
     private static Dataset ToDataset(IdxArray images, string imagesName, IdxArray labels, string labelsName)
     {
         if (images.Dimensions.Length != 3)

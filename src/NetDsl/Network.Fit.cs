@@ -1,0 +1,477 @@
+using System.Diagnostics;
+using NetDsl.Data;
+using NetDsl.Metrics;
+using NetDsl.Optimizers;
+using NetDsl.Training;
+
+namespace NetDsl;
+
+/// <summary>The Keras-level training half of <see cref="Network"/>: <c>Fit</c>, <c>Evaluate</c> and prediction over data sources.</summary>
+public abstract partial class Network
+{
+    private float[]? _sourceFeatures;
+    private int[]? _sourceLabels;
+    private float[]? _sourceOutputs;
+
+    /// <summary>
+    /// Trains the network on <paramref name="data"/> for <paramref name="epochs"/> epochs, Keras style; a shortcut
+    /// for <see cref="Fit(IDataSource, IOptimizer, FitOptions, CancellationToken)"/> with the most used options.
+    /// </summary>
+    /// <param name="data">The training samples (class labels).</param>
+    /// <param name="optimizer">The update rule (its state restarts when it differs from the last one used with this network).</param>
+    /// <param name="epochs">The number of epochs.</param>
+    /// <param name="batchSize">Samples per step, at most <see cref="BatchSize"/>; 0 means <see cref="BatchSize"/>.</param>
+    /// <param name="validationSplit">The share of <paramref name="data"/>, from its end, held out for validation; 0 for none.</param>
+    /// <param name="validationData">Data evaluated after every epoch; null for none.</param>
+    /// <param name="callbacks">Callbacks, in order.</param>
+    /// <param name="verbose">How much to print to the console.</param>
+    /// <param name="cancellationToken">Checked before every batch; see <see cref="Fit(IDataSource, IOptimizer, FitOptions, CancellationToken)"/>.</param>
+    /// <returns>The per-epoch history.</returns>
+    public History Fit(IDataSource data, IOptimizer optimizer, int epochs = 1, int batchSize = 0, double validationSplit = 0,
+        IDataSource? validationData = null, IReadOnlyList<Callback>? callbacks = null, Verbosity verbose = Verbosity.Auto,
+        CancellationToken cancellationToken = default) =>
+        Fit(data, optimizer, new FitOptions
+        {
+            Epochs = epochs,
+            BatchSize = batchSize,
+            ValidationSplit = validationSplit,
+            ValidationData = validationData,
+            Callbacks = callbacks,
+            Verbose = verbose,
+        }, cancellationToken);
+
+    /// <summary>
+    /// Trains the network, Keras style: for each epoch from <see cref="FitOptions.InitialEpoch"/> to
+    /// <see cref="FitOptions.Epochs"/>, one <see cref="TrainStep"/> per mini-batch of the (shuffled) training data,
+    /// running means of the loss and the metrics, then evaluation of the validation data in inference mode, the epoch
+    /// logs to the callbacks and the <see cref="History"/>.
+    /// </summary>
+    /// <param name="data">The training samples; they must supply class labels (float targets: see remarks).</param>
+    /// <param name="optimizer">The update rule. <see cref="IOptimizer.LearningRate"/> is logged as <c>lr</c> and may be changed by callbacks.</param>
+    /// <param name="options">Epochs, batch size, validation, shuffling, callbacks, metrics, output.</param>
+    /// <param name="cancellationToken">
+    /// Checked before every training batch and every validation batch. A cancellation lets the batch in progress
+    /// finish (the network then holds the weights after that batch), and then throws
+    /// <see cref="OperationCanceledException"/>: the interrupted epoch is not validated, reported or recorded, no
+    /// further callback event runs (not even <see cref="Callback.OnTrainEnd"/>), and the history of the epochs finished
+    /// before is not returned (a callback can keep it).
+    /// </param>
+    /// <returns>The per-epoch history.</returns>
+    /// <remarks>
+    /// <para>The training loss of an epoch is the mean over its samples of the per-batch mean losses weighted by batch
+    /// size (Keras 3), the training metrics are computed on the outputs of the training forward passes (dropout
+    /// active, parameters before each update), as in Keras; <c>val_loss</c> and the <c>val_</c> metrics come from the
+    /// inference pass over the validation data. The steady state allocates nothing per batch (the progress bar's
+    /// redraws aside); per epoch it allocates the epoch logs, the history entry and a shuffle generator.</para>
+    /// <para>Sources of float targets (<see cref="TargetKind.Values"/>) are refused with
+    /// <see cref="NotSupportedException"/> until a loss for them exists.</para>
+    /// </remarks>
+    /// <exception cref="ArgumentException">A source's sample size is not <see cref="InputSize"/>, the training data is
+    /// empty, both a validation split and validation data are given, or a metric name is repeated or reserved.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">Epochs, initial epoch, batch size or validation split is out of range.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public History Fit(IDataSource data, IOptimizer optimizer, FitOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentNullException.ThrowIfNull(options);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        CheckSource(data, nameof(data));
+        ArgumentOutOfRangeException.ThrowIfNegative(options.Epochs, nameof(options.Epochs));
+        ArgumentOutOfRangeException.ThrowIfNegative(options.InitialEpoch, nameof(options.InitialEpoch));
+        int batchSize = ResolveBatchSize(options.BatchSize);
+        if (options.ValidationSplit != 0 && options.ValidationData is not null)
+        {
+            throw new ArgumentException("Give either validation data or a validation split, not both.", nameof(options));
+        }
+
+        IDataSource training = data;
+        IDataSource? validation = options.ValidationData;
+        if (options.ValidationSplit != 0)
+        {
+            (training, validation) = DataSource.SplitLast(data, options.ValidationSplit);
+        }
+
+        if (validation is not null)
+        {
+            CheckSource(validation, nameof(options.ValidationData));
+        }
+
+        if (training.Count == 0)
+        {
+            throw new ArgumentException("The training data has no samples.", nameof(data));
+        }
+
+        Metric[] metrics = ResolveMetrics(options.Metrics);
+        TextWriter writer = options.Output ?? Console.Out;
+        Verbosity style = options.Verbose switch
+        {
+            Verbosity.Auto => (options.Output is null || ReferenceEquals(options.Output, Console.Out)) && !Console.IsOutputRedirected
+                ? Verbosity.ProgressBar
+                : Verbosity.EpochLines,
+            Verbosity.Silent or Verbosity.ProgressBar or Verbosity.EpochLines => options.Verbose,
+            _ => throw new ArgumentOutOfRangeException(nameof(options), options.Verbose, "Unknown verbosity."),
+        };
+
+        var callbacks = new List<Callback>();
+        if (style != Verbosity.Silent)
+        {
+            callbacks.Add(new ProgressLogger(writer, style));
+        }
+
+        foreach (var callback in options.Callbacks ?? [])
+        {
+            callbacks.Add(callback ?? throw new ArgumentException("A callback is null.", nameof(options)));
+        }
+
+        var batcher = new Batcher(training, batchSize, options.ShuffleSeed ?? unchecked((ulong)Seed), options.Shuffle);
+        var context = new TrainingContext
+        {
+            Network = this,
+            Optimizer = optimizer,
+            Epochs = options.Epochs,
+            InitialEpoch = options.InitialEpoch,
+            StepsPerEpoch = batcher.BatchesPerEpoch,
+            BatchSize = batchSize,
+            TrainingSamples = training.Count,
+            ValidationSamples = validation?.Count ?? 0,
+            Metrics = metrics,
+            Log = style == Verbosity.Silent ? null : writer,
+        };
+        Callback[] hooks = [.. callbacks];
+        foreach (var hook in hooks)
+        {
+            hook.SetContext(context);
+        }
+
+        return RunFit(training, validation, optimizer, batcher, metrics, hooks, context, cancellationToken);
+    }
+
+    /// <summary>
+    /// Evaluates the network on <paramref name="data"/> in inference mode (dropout off, BatchNorm moving statistics):
+    /// the mean loss and each metric over every sample.
+    /// </summary>
+    /// <param name="data">The samples (class labels).</param>
+    /// <param name="metrics">The metrics besides the loss; null means <c>[new Accuracy()]</c>. They are reset first.</param>
+    /// <param name="batchSize">Samples per forward pass, at most <see cref="BatchSize"/>; 0 means <see cref="BatchSize"/>.</param>
+    /// <param name="cancellationToken">Checked before every batch.</param>
+    /// <remarks>The loss is the sparse categorical cross-entropy from the output probabilities (see <see cref="CrossEntropy"/>).
+    /// An empty source gives NaN for everything. Allocates nothing per batch.</remarks>
+    public EvaluationResult Evaluate(IDataSource data, IReadOnlyList<Metric>? metrics = null, int batchSize = 0, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        CheckSource(data, nameof(data));
+        int rows = ResolveBatchSize(batchSize);
+        Metric[] resolved = ResolveMetrics(metrics);
+        var loss = CreateLossMetric();
+        RunEvaluation(data, rows, loss, resolved, cancellationToken);
+        return new EvaluationResult(data.Count, loss.Result, resolved.Select(m => KeyValuePair.Create(m.Name, m.Result)));
+    }
+
+    /// <summary>Runs the network on every sample of <paramref name="data"/> (its targets, if any, are ignored) and returns <see cref="OutputSize"/> floats per sample.</summary>
+    public float[] Predict(IDataSource data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var outputs = new float[checked(data.Count * OutputSize)];
+        Predict(data, outputs);
+        return outputs;
+    }
+
+    /// <summary>
+    /// Runs the network on every sample of <paramref name="data"/> (its targets, if any, are ignored) in batches of up
+    /// to <see cref="BatchSize"/>, writing <see cref="OutputSize"/> floats per sample to <paramref name="outputs"/>.
+    /// Any count works; no batch allocates (the gathering buffer is allocated once per network).
+    /// </summary>
+    public void Predict(IDataSource data, Span<float> outputs)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        CheckSampleSize(data, nameof(data));
+        if (outputs.Length != (long)data.Count * OutputSize)
+        {
+            throw new ArgumentException($"{data.Count} samples need {(long)data.Count * OutputSize} output floats ({OutputSize} each), but the output span has {outputs.Length}.", nameof(outputs));
+        }
+
+        for (int start = 0; start < data.Count; start += BatchSize)
+        {
+            int rows = Math.Min(BatchSize, data.Count - start);
+            Predict(GatherFeatures(data, start, rows), outputs.Slice(start * OutputSize, rows * OutputSize));
+        }
+    }
+
+    /// <summary>The outputs of the last training forward pass (<see cref="TrainStep"/> leaves them in the arena: the
+    /// backward pass and the update write only gradients, optimizer state and parameters).</summary>
+    private ReadOnlySpan<float> TrainingOutputs(int rows) => Arena.GetSpan(Layout.OutputOffset, rows * OutputSize);
+
+    /// <summary>The metric that reports the loss in evaluation: the network's loss computed from its outputs.
+    /// Sparse categorical cross-entropy is the only loss so far; other losses add their evaluation here.</summary>
+    private static CrossEntropy CreateLossMetric() => new("loss");
+
+    private History RunFit(IDataSource training, IDataSource? validation, IOptimizer optimizer, Batcher batcher, Metric[] metrics,
+        Callback[] hooks, TrainingContext context, CancellationToken cancellationToken)
+    {
+        var history = new History();
+        var batchLogs = new Logs();
+        var lossMetric = CreateLossMetric();
+        Logs? last = null;
+        try
+        {
+            var begin = new Logs();
+            foreach (var hook in hooks)
+            {
+                hook.OnTrainBegin(begin);
+            }
+
+            for (int epoch = context.InitialEpoch; epoch < context.Epochs; epoch++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                foreach (var metric in metrics)
+                {
+                    metric.Reset();
+                }
+
+                var epochLogs = new Logs();
+                foreach (var hook in hooks)
+                {
+                    hook.OnEpochBegin(epoch, epochLogs);
+                }
+
+                batcher.StartEpoch(epoch);
+                batchLogs.Clear();
+                double lossSum = 0;
+                long seen = 0;
+                int step = 0;
+                long started = Stopwatch.GetTimestamp();
+                while (true)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    if (!batcher.MoveNext())
+                    {
+                        break;
+                    }
+
+                    for (int i = 0; i < hooks.Length; i++)
+                    {
+                        hooks[i].OnBatchBegin(step, batchLogs);
+                    }
+
+                    int rows = batcher.Rows;
+
+                    // Float targets plug in here: TrainStep(batcher.Features, batcher.Targets, optimizer) and a
+                    // MetricBatch over batcher.Targets when the source's TargetKind is Values.
+                    float loss = TrainStep(batcher.Features, batcher.Labels, optimizer);
+                    var batch = new MetricBatch(TrainingOutputs(rows), OutputSize, batcher.Labels);
+                    for (int i = 0; i < metrics.Length; i++)
+                    {
+                        metrics[i].Update(batch);
+                    }
+
+                    lossSum += (double)loss * rows;
+                    seen += rows;
+                    batchLogs["loss"] = lossSum / seen;
+                    for (int i = 0; i < metrics.Length; i++)
+                    {
+                        batchLogs[metrics[i].Name] = metrics[i].Result;
+                    }
+
+                    for (int i = 0; i < hooks.Length; i++)
+                    {
+                        hooks[i].OnBatchEnd(step, batchLogs);
+                    }
+
+                    step++;
+                    if (context.StopTraining)
+                    {
+                        break;
+                    }
+                }
+
+                double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+                epochLogs.Clear();
+                epochLogs["loss"] = seen == 0 ? double.NaN : lossSum / seen;
+                foreach (var metric in metrics)
+                {
+                    epochLogs[metric.Name] = metric.Result;
+                }
+
+                if (validation is not null)
+                {
+                    RunEvaluation(validation, context.BatchSize, lossMetric, metrics, cancellationToken);
+                    epochLogs["val_loss"] = lossMetric.Result;
+                    foreach (var metric in metrics)
+                    {
+                        epochLogs["val_" + metric.Name] = metric.Result;
+                    }
+                }
+
+                epochLogs["lr"] = ShortestDouble(optimizer.LearningRate);
+                foreach (var hook in hooks)
+                {
+                    hook.OnEpochEnd(epoch, epochLogs);
+                }
+
+                history.Add(epoch, epochLogs, seconds, seconds > 0 ? seen / seconds : double.NaN);
+                last = epochLogs;
+                if (context.StopTraining)
+                {
+                    break;
+                }
+            }
+
+            var end = last ?? new Logs();
+            foreach (var hook in hooks)
+            {
+                hook.OnTrainEnd(end);
+            }
+        }
+        catch
+        {
+            foreach (var hook in hooks)
+            {
+                hook.OnTrainAborted();
+            }
+
+            throw;
+        }
+
+        return history;
+    }
+
+    /// <summary>The double closest to the shortest decimal form of <paramref name="value"/> (0.01f logs as 0.01, not 0.009999999776482582).</summary>
+    private static double ShortestDouble(float value) =>
+        float.IsFinite(value) ? double.Parse(value.ToString("R", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture) : value;
+
+    /// <summary>Inference over <paramref name="data"/> feeding the loss and the metrics (each reset first).</summary>
+    private void RunEvaluation(IDataSource data, int batchSize, Metric loss, IReadOnlyList<Metric> metrics, CancellationToken cancellationToken)
+    {
+        loss.Reset();
+        for (int i = 0; i < metrics.Count; i++)
+        {
+            metrics[i].Reset();
+        }
+
+        _sourceOutputs ??= new float[checked(BatchSize * OutputSize)];
+        for (int start = 0; start < data.Count; start += batchSize)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int rows = Math.Min(batchSize, data.Count - start);
+            var inputs = GatherFeatures(data, start, rows);
+            var labels = GatherLabels(data, start, rows);
+            var outputs = _sourceOutputs.AsSpan(0, rows * OutputSize);
+            Predict(inputs, outputs);
+            var batch = new MetricBatch(outputs, OutputSize, labels);
+            loss.Update(batch);
+            for (int i = 0; i < metrics.Count; i++)
+            {
+                metrics[i].Update(batch);
+            }
+        }
+    }
+
+    /// <summary>Samples <c>start .. start + rows - 1</c> of <paramref name="data"/>, contiguous: a slice of a
+    /// <see cref="Dataset"/>'s array, or gathered into a buffer allocated once.</summary>
+    private ReadOnlySpan<float> GatherFeatures(IDataSource data, int start, int rows)
+    {
+        if (data is Dataset dataset)
+        {
+            return dataset.Features.AsSpan(start * InputSize, rows * InputSize);
+        }
+
+        _sourceFeatures ??= new float[checked(BatchSize * InputSize)];
+        for (int r = 0; r < rows; r++)
+        {
+            data.CopyFeatures(start + r, _sourceFeatures.AsSpan(r * InputSize, InputSize));
+        }
+
+        return _sourceFeatures.AsSpan(0, rows * InputSize);
+    }
+
+    /// <summary>The labels of samples <c>start .. start + rows - 1</c>, checked to be class indices.</summary>
+    private ReadOnlySpan<int> GatherLabels(IDataSource data, int start, int rows)
+    {
+        ReadOnlySpan<int> labels;
+        if (data is Dataset dataset)
+        {
+            labels = dataset.Labels.AsSpan(start, rows);
+        }
+        else
+        {
+            _sourceLabels ??= new int[BatchSize];
+            for (int r = 0; r < rows; r++)
+            {
+                _sourceLabels[r] = data.GetLabel(start + r);
+            }
+
+            labels = _sourceLabels.AsSpan(0, rows);
+        }
+
+        for (int r = 0; r < labels.Length; r++)
+        {
+            if ((uint)labels[r] >= (uint)OutputSize)
+            {
+                throw new ArgumentOutOfRangeException(nameof(data), labels[r], $"Sample {start + r} has label {labels[r]}; labels must be class indices in [0, {OutputSize}).");
+            }
+        }
+
+        return labels;
+    }
+
+    private int ResolveBatchSize(int batchSize)
+    {
+        if (batchSize < 0 || batchSize > BatchSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, $"The batch size must be 1 to {BatchSize} (the batch size this network was built for), or 0 for {BatchSize}.");
+        }
+
+        return batchSize == 0 ? BatchSize : batchSize;
+    }
+
+    private static Metric[] ResolveMetrics(IReadOnlyList<Metric>? metrics)
+    {
+        Metric[] resolved = metrics is null ? [new Accuracy()] : [.. metrics];
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var metric in resolved)
+        {
+            ArgumentNullException.ThrowIfNull(metric, nameof(metrics));
+            if (metric.Name is "loss" or "lr" or History.SecondsKey or History.ImagesPerSecondKey || metric.Name.StartsWith("val_", StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"The metric name '{metric.Name}' is reserved (loss, lr, {History.SecondsKey}, {History.ImagesPerSecondKey}, val_*).", nameof(metrics));
+            }
+
+            if (!names.Add(metric.Name))
+            {
+                throw new ArgumentException($"Two metrics are named '{metric.Name}'; every metric needs its own name (and its own instance).", nameof(metrics));
+            }
+        }
+
+        if (resolved.Distinct().Count() != resolved.Length)
+        {
+            throw new ArgumentException("The same metric instance appears twice.", nameof(metrics));
+        }
+
+        return resolved;
+    }
+
+    private void CheckSource(IDataSource data, string name)
+    {
+        CheckSampleSize(data, name);
+        switch (data.TargetKind)
+        {
+            case TargetKind.ClassLabels:
+                return;
+            case TargetKind.Values: // float targets: accept here once a loss takes them (see RunFit, RunEvaluation, CreateLossMetric)
+                throw new NotSupportedException($"The data source supplies float targets; this network's loss (sparse categorical cross-entropy) takes class labels.");
+            default:
+                throw new ArgumentException($"The data source supplies {data.TargetKind}; training and evaluation need class labels.", name);
+        }
+    }
+
+    private void CheckSampleSize(IDataSource data, string name)
+    {
+        if (data.SampleSize != InputSize)
+        {
+            throw new ArgumentException($"The data's samples have {data.SampleSize} floats; the network takes {InputSize}.", name);
+        }
+    }
+}
