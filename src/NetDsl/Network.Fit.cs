@@ -42,7 +42,7 @@ public abstract partial class Network
 
     /// <summary>
     /// Trains the network, Keras style: for each epoch from <see cref="FitOptions.InitialEpoch"/> to
-    /// <see cref="FitOptions.Epochs"/>, one <see cref="TrainStep"/> per mini-batch of the (shuffled) training data,
+    /// <see cref="FitOptions.Epochs"/>, one <see cref="TrainStep(ReadOnlySpan{float}, ReadOnlySpan{int}, IOptimizer)"/> per mini-batch of the (shuffled) training data,
     /// running means of the loss and the metrics, then evaluation of the validation data in inference mode, the epoch
     /// logs to the callbacks and the <see cref="History"/>.
     /// </summary>
@@ -200,7 +200,7 @@ public abstract partial class Network
         }
     }
 
-    /// <summary>The outputs of the last training forward pass (<see cref="TrainStep"/> leaves them in the arena: the
+    /// <summary>The outputs of the last training forward pass (<see cref="TrainStep(ReadOnlySpan{float}, ReadOnlySpan{int}, IOptimizer)"/> leaves them in the arena: the
     /// backward pass and the update write only gradients, optimizer state and parameters).</summary>
     private ReadOnlySpan<float> TrainingOutputs(int rows) => Arena.GetSpan(Layout.OutputOffset, rows * OutputSize);
 
