@@ -91,7 +91,7 @@ public class OptimizerIntegrationTests(ITestOutputHelper output)
         Assert.True(accuracy > 0.75, $"{name}: accuracy {accuracy}");
     }
 
-    /// <summary>Mean cross-entropy and accuracy over the whole data set, from <see cref="Network.Predict"/>.</summary>
+    /// <summary>Mean cross-entropy and accuracy over the whole data set, from <see cref="Network.Predict(ReadOnlySpan{float}, Span{float})"/>.</summary>
     private static (double Loss, double Accuracy) Evaluate(Network net, float[] x, int[] labels)
     {
         float[] p = new float[labels.Length * 5];
