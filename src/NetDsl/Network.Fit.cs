@@ -11,13 +11,14 @@ public abstract partial class Network
 {
     private float[]? _sourceFeatures;
     private int[]? _sourceLabels;
+    private float[]? _sourceTargets;
     private float[]? _sourceOutputs;
 
     /// <summary>
     /// Trains the network on <paramref name="data"/> for <paramref name="epochs"/> epochs, Keras style; a shortcut
     /// for <see cref="Fit(IDataSource, IOptimizer, FitOptions, CancellationToken)"/> with the most used options.
     /// </summary>
-    /// <param name="data">The training samples (class labels).</param>
+    /// <param name="data">The training samples, with class labels or float targets as the network's loss takes.</param>
     /// <param name="optimizer">The update rule (its state restarts when it differs from the last one used with this network).</param>
     /// <param name="epochs">The number of epochs.</param>
     /// <param name="batchSize">Samples per step, at most <see cref="BatchSize"/>; 0 means <see cref="BatchSize"/>.</param>
@@ -63,8 +64,9 @@ public abstract partial class Network
     /// active, parameters before each update), as in Keras; <c>val_loss</c> and the <c>val_</c> metrics come from the
     /// inference pass over the validation data. The steady state allocates nothing per batch (the progress bar's
     /// redraws aside); per epoch it allocates the epoch logs, the history entry and a shuffle generator.</para>
-    /// <para>Sources of float targets (<see cref="TargetKind.Values"/>) are refused with
-    /// <see cref="NotSupportedException"/> until a loss for them exists.</para>
+    /// <para>The source must supply what the loss takes: class labels for sparse categorical cross-entropy, otherwise
+    /// <see cref="OutputSize"/> float targets per sample (<see cref="TargetKind.Values"/>); a mismatch is an
+    /// <see cref="ArgumentException"/> naming both.</para>
     /// </remarks>
     /// <exception cref="ArgumentException">A source's sample size is not <see cref="InputSize"/>, the training data is
     /// empty, both a validation split and validation data are given, or a metric name is repeated or reserved.</exception>
@@ -102,7 +104,7 @@ public abstract partial class Network
             throw new ArgumentException("The training data has no samples.", nameof(data));
         }
 
-        Metric[] metrics = ResolveMetrics(options.Metrics);
+        Metric[] metrics = ResolveMetrics(options.Metrics, Loss);
         TextWriter writer = options.Output ?? Console.Out;
         Verbosity style = options.Verbose switch
         {
@@ -151,7 +153,7 @@ public abstract partial class Network
     /// Evaluates the network on <paramref name="data"/> in inference mode (dropout off, BatchNorm moving statistics):
     /// the mean loss and each metric over every sample.
     /// </summary>
-    /// <param name="data">The samples (class labels).</param>
+    /// <param name="data">The samples, with class labels or float targets as the network's loss takes.</param>
     /// <param name="metrics">The metrics besides the loss; null means <c>[new Accuracy()]</c>. They are reset first.</param>
     /// <param name="batchSize">Samples per forward pass, at most <see cref="BatchSize"/>; 0 means <see cref="BatchSize"/>.</param>
     /// <param name="cancellationToken">Checked before every batch.</param>
@@ -163,7 +165,7 @@ public abstract partial class Network
         ObjectDisposedException.ThrowIf(_disposed, this);
         CheckSource(data, nameof(data));
         int rows = ResolveBatchSize(batchSize);
-        Metric[] resolved = ResolveMetrics(metrics);
+        Metric[] resolved = ResolveMetrics(metrics, Loss);
         var loss = CreateLossMetric();
         RunEvaluation(data, rows, loss, resolved, cancellationToken);
         return new EvaluationResult(data.Count, loss.Result, resolved.Select(m => KeyValuePair.Create(m.Name, m.Result)));
@@ -204,9 +206,20 @@ public abstract partial class Network
     /// backward pass and the update write only gradients, optimizer state and parameters).</summary>
     private ReadOnlySpan<float> TrainingOutputs(int rows) => Arena.GetSpan(Layout.OutputOffset, rows * OutputSize);
 
-    /// <summary>The metric that reports the loss in evaluation: the network's loss computed from its outputs.
-    /// Sparse categorical cross-entropy is the only loss so far; other losses add their evaluation here.</summary>
-    private static CrossEntropy CreateLossMetric() => new("loss");
+    /// <summary>The metric that reports the loss in evaluation: the network's loss computed from its outputs.</summary>
+    private Metric CreateLossMetric() => TakesClassLabels ? new CrossEntropy("loss") : new LossMetric(Loss);
+
+    /// <summary>
+    /// The metrics reported when the caller names none: accuracy for classifiers (class labels or one-hot rows),
+    /// binary accuracy for binary cross-entropy, the mean absolute error for regression, none besides the loss for the hinges.
+    /// </summary>
+    private static Metric[] DefaultMetrics(Loss loss) => loss switch
+    {
+        Loss.SparseCategoricalCrossEntropy or Loss.CategoricalCrossEntropy => [new Accuracy()],
+        Loss.BinaryCrossEntropy => [new BinaryAccuracy()],
+        Loss.Hinge or Loss.SquaredHinge => [],
+        _ => [new MeanAbsoluteErrorMetric()],
+    };
 
     private History RunFit(IDataSource training, IDataSource? validation, IOptimizer optimizer, Batcher batcher, Metric[] metrics,
         Callback[] hooks, TrainingContext context, CancellationToken cancellationToken)
@@ -258,10 +271,10 @@ public abstract partial class Network
 
                     int rows = batcher.Rows;
 
-                    // Float targets plug in here: TrainStep(batcher.Features, batcher.Targets, optimizer) and a
-                    // MetricBatch over batcher.Targets when the source's TargetKind is Values.
-                    float loss = TrainStep(batcher.Features, batcher.Labels, optimizer);
-                    var batch = new MetricBatch(TrainingOutputs(rows), OutputSize, batcher.Labels);
+                    float loss = TakesClassLabels ? TrainStep(batcher.Features, batcher.Labels, optimizer) : TrainStep(batcher.Features, batcher.Targets, optimizer);
+                    var batch = TakesClassLabels
+                        ? new MetricBatch(TrainingOutputs(rows), OutputSize, batcher.Labels)
+                        : new MetricBatch(TrainingOutputs(rows), OutputSize, batcher.Targets, OutputSize);
                     for (int i = 0; i < metrics.Length; i++)
                     {
                         metrics[i].Update(batch);
@@ -357,10 +370,11 @@ public abstract partial class Network
             cancellationToken.ThrowIfCancellationRequested();
             int rows = Math.Min(batchSize, data.Count - start);
             var inputs = GatherFeatures(data, start, rows);
-            var labels = GatherLabels(data, start, rows);
             var outputs = _sourceOutputs.AsSpan(0, rows * OutputSize);
             Predict(inputs, outputs);
-            var batch = new MetricBatch(outputs, OutputSize, labels);
+            var batch = TakesClassLabels
+                ? new MetricBatch(outputs, OutputSize, GatherLabels(data, start, rows))
+                : new MetricBatch(outputs, OutputSize, GatherTargets(data, start, rows), OutputSize);
             loss.Update(batch);
             for (int i = 0; i < metrics.Count; i++)
             {
@@ -385,6 +399,18 @@ public abstract partial class Network
         }
 
         return _sourceFeatures.AsSpan(0, rows * InputSize);
+    }
+
+    /// <summary>The float targets of samples <c>start .. start + rows - 1</c>, gathered into a buffer allocated once.</summary>
+    private ReadOnlySpan<float> GatherTargets(IDataSource data, int start, int rows)
+    {
+        _sourceTargets ??= new float[checked(BatchSize * OutputSize)];
+        for (int r = 0; r < rows; r++)
+        {
+            data.CopyTargets(start + r, _sourceTargets.AsSpan(r * OutputSize, OutputSize));
+        }
+
+        return _sourceTargets.AsSpan(0, rows * OutputSize);
     }
 
     /// <summary>The labels of samples <c>start .. start + rows - 1</c>, checked to be class indices.</summary>
@@ -427,9 +453,9 @@ public abstract partial class Network
         return batchSize == 0 ? BatchSize : batchSize;
     }
 
-    private static Metric[] ResolveMetrics(IReadOnlyList<Metric>? metrics)
+    private static Metric[] ResolveMetrics(IReadOnlyList<Metric>? metrics, Loss loss)
     {
-        Metric[] resolved = metrics is null ? [new Accuracy()] : [.. metrics];
+        Metric[] resolved = metrics is not null ? [.. metrics] : DefaultMetrics(loss);
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var metric in resolved)
         {
@@ -458,12 +484,21 @@ public abstract partial class Network
         CheckSampleSize(data, name);
         switch (data.TargetKind)
         {
-            case TargetKind.ClassLabels:
+            case TargetKind.ClassLabels when TakesClassLabels:
                 return;
-            case TargetKind.Values: // float targets: accept here once a loss takes them (see RunFit, RunEvaluation, CreateLossMetric)
-                throw new NotSupportedException($"The data source supplies float targets; this network's loss (sparse categorical cross-entropy) takes class labels.");
+            case TargetKind.Values when !TakesClassLabels:
+                if (data.TargetSize != OutputSize)
+                {
+                    throw new ArgumentException($"The data source supplies {data.TargetSize} target(s) per sample; the network has {OutputSize} output(s).", name);
+                }
+
+                return;
+            case TargetKind.ClassLabels or TargetKind.Values:
+                throw new ArgumentException(TakesClassLabels
+                    ? $"The data source supplies float targets, but this network's loss ({Loss}) takes class labels."
+                    : $"The data source supplies class labels, but this network's loss ({Loss}) takes {OutputSize} float target(s) per sample (one-hot rows for categorical cross-entropy).", name);
             default:
-                throw new ArgumentException($"The data source supplies {data.TargetKind}; training and evaluation need class labels.", name);
+                throw new ArgumentException($"The data source supplies {data.TargetKind}; training and evaluation need {(TakesClassLabels ? "class labels" : "float targets")}.", name);
         }
     }
 

@@ -38,6 +38,21 @@ public sealed class Accuracy : Metric
     /// <inheritdoc/>
     public override void Update(in MetricBatch batch)
     {
+        if (!batch.HasLabels && batch.TargetSize == batch.OutputSize && batch.OutputSize > 1)
+        {
+            // One-hot (or soft) target rows: categorical accuracy, the class of the largest target.
+            for (int r = 0; r < batch.Rows; r++)
+            {
+                if (Evaluation.ArgMax(batch.Output(r)) == Evaluation.ArgMax(batch.Targets.Slice(r * batch.TargetSize, batch.TargetSize)))
+                {
+                    _correct++;
+                }
+            }
+
+            _count += batch.Rows;
+            return;
+        }
+
         batch.RequireLabels(Name);
         for (int r = 0; r < batch.Rows; r++)
         {

@@ -299,7 +299,7 @@ public class FitTests(ITestOutputHelper output)
         Assert.Throws<ArgumentException>(() => net.Fit(new Dataset([], [], 8), sgd, Quiet(1)));
         Assert.Throws<ArgumentException>(() => net.Fit(data, sgd, Quiet(1) with { Metrics = [new Accuracy(), new Accuracy()] }));
         Assert.Throws<ArgumentException>(() => net.Fit(data, sgd, Quiet(1) with { Metrics = [new Accuracy("loss")] }));
-        Assert.Throws<NotSupportedException>(() => net.Fit(new MemoryDataSource(new float[16], new float[8], 8, 4), sgd, Quiet(1)));
+        Assert.Contains("takes class labels", Assert.Throws<ArgumentException>(() => net.Fit(new MemoryDataSource(new float[16], new float[8], 8, 4), sgd, Quiet(1))).Message);
         Assert.Throws<ArgumentException>(() => net.Fit(MemoryDataSource.Unlabeled(new float[16], 8), sgd, Quiet(1)));
         Assert.Equal(0, net.Steps);
     }

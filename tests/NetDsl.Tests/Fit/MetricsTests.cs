@@ -217,7 +217,7 @@ public class MetricsTests
     {
         using var net = new FitMlp(4, seed: 3, threads: 1);
         Assert.Throws<ArgumentOutOfRangeException>(() => net.Evaluate(new Dataset(new float[16], [0, 4], 8)));
-        Assert.Throws<NotSupportedException>(() => net.Evaluate(new MemoryDataSource(new float[16], new float[2], 8, 1)));
+        Assert.Contains("takes class labels", Assert.Throws<ArgumentException>(() => net.Evaluate(new MemoryDataSource(new float[16], new float[2], 8, 1))).Message);
         Assert.Throws<ArgumentException>(() => net.Evaluate(new Dataset(new float[14], [0, 1], 7)));
         Assert.Throws<ArgumentOutOfRangeException>(() => net.Evaluate(FitTestData.Blobs(8), batchSize: 5));
         Assert.True(double.IsNaN(net.Evaluate(new Dataset([], [], 8)).Loss));

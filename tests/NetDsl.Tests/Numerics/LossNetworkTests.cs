@@ -46,7 +46,7 @@ public sealed class LossNetworkTests
         nameof(LossMse), nameof(LossMae), nameof(LossMape), nameof(LossMsle), nameof(LossHinge), nameof(LossSquaredHinge),
         nameof(LossCce), nameof(LossCceLogits), nameof(LossBce), nameof(LossBceLogits));
 
-    private static Network Create(string name, int batch, int threads) => name switch
+    internal static Network Create(string name, int batch, int threads) => name switch
     {
         nameof(LossMse) => new LossMse(batch, seed: 3, threads: threads),
         nameof(LossMae) => new LossMae(batch, seed: 3, threads: threads),
@@ -73,7 +73,7 @@ public sealed class LossNetworkTests
         };
     }
 
-    private static float[] Targets(Loss loss, int rows, int k, Random random)
+    internal static float[] Targets(Loss loss, int rows, int k, Random random)
     {
         var t = new float[rows * k];
         for (int r = 0; r < rows; r++)
