@@ -1,15 +1,17 @@
-using System.Diagnostics;
 using System.Globalization;
 using FashionMnist;
 using NetDsl;
 using NetDsl.Data;
+using NetDsl.Metrics;
 using NetDsl.Optimizers;
+using NetDsl.Training;
 
 // The mnist_transfer_cnn architecture on the full Fashion-MNIST (60,000 training and 10,000 test images), read from
 // the standard IDX files, e.g. Debian's dataset-fashion-mnist package:
-//   dotnet run -c Release --project samples/FashionMnist [-- --data /usr/share/datasets/fashion-mnist --epochs 5 --batch 128 --seed 1 --threads 0 --limit N]
+//   dotnet run -c Release --project samples/FashionMnist [-- --data /usr/share/datasets/fashion-mnist --epochs 5 --batch 128 --seed 1 --threads 0 --limit N --history DIR]
 string data = "/usr/share/datasets/fashion-mnist";
 int epochs = 5, batch = 128, seed = 1, threads = 0, limit = 0;
+string? historyDirectory = null;
 try
 {
     for (int i = 0; i < args.Length; i++)
@@ -23,6 +25,7 @@ try
             case "--seed": seed = int.Parse(Next(), CultureInfo.InvariantCulture); break;
             case "--threads": threads = int.Parse(Next(), CultureInfo.InvariantCulture); break;
             case "--limit": limit = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+            case "--history": historyDirectory = Next(); break;
             default: throw new FormatException($"unknown option '{args[i]}'");
         }
     }
@@ -30,7 +33,7 @@ try
 catch (FormatException e)
 {
     Console.Error.WriteLine($"error: {e.Message}");
-    Console.Error.WriteLine("usage: FashionMnist [--data DIR] [--epochs N] [--batch N] [--seed N] [--threads N] [--limit N]");
+    Console.Error.WriteLine("usage: FashionMnist [--data DIR] [--epochs N] [--batch N] [--seed N] [--threads N] [--limit N] [--history DIR]");
     return 2;
 }
 
@@ -55,24 +58,21 @@ if (limit > 0)
 using var model = new FashionCnn(batch, seed, threads);
 Console.WriteLine(FashionCnn.Summary);
 Console.WriteLine($"Fashion-MNIST: {train.Count} training and {test.Count} test images from {data}.");
-var optimizer = new Adadelta(learningRate: 1.0f, rho: 0.95f, epsilon: 1e-6f);
-var batches = new Batcher(train, batch, (ulong)seed);
-for (int epoch = 1; epoch <= epochs; epoch++)
+var history = model.Fit(train, new Adadelta(learningRate: 1.0f, rho: 0.95f, epsilon: 1e-6f), new FitOptions
 {
-    batches.StartEpoch();
-    double lossSum = 0;
-    int steps = 0;
-    var clock = Stopwatch.StartNew();
-    while (batches.MoveNext())
-    {
-        lossSum += model.TrainStep(batches.Features, batches.Labels, optimizer);
-        steps++;
-    }
-
-    double seconds = clock.Elapsed.TotalSeconds;
-    double accuracy = Evaluation.Accuracy(model, test);
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"Epoch {epoch,2}/{epochs}  loss {lossSum / steps:F4}  test accuracy {accuracy:P2}  {seconds:F1} s  {train.Count / seconds:N0} images/s"));
+    Epochs = epochs,
+    BatchSize = batch,
+    ValidationData = test, // per-epoch test accuracy, as Keras' validation_data
+    Metrics = [new Accuracy(), new TopKAccuracy(2)],
+});
+if (historyDirectory is not null)
+{
+    Directory.CreateDirectory(historyDirectory);
+    history.SaveCsv(Path.Combine(historyDirectory, "fashion.csv"));
+    history.SaveSvg(Path.Combine(historyDirectory, "fashion.svg"));
+    Console.WriteLine($"History written to {historyDirectory} (fashion.csv, fashion.svg).");
 }
 
+Console.WriteLine("Confusion matrix on the test set (rows: true class, columns: predicted):");
+Console.WriteLine(Evaluation.ConfusionMatrix(model, test, ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]));
 return 0;

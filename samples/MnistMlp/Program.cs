@@ -1,10 +1,10 @@
-using System.Diagnostics;
 using System.Globalization;
 using MnistMlp;
 using NetDsl;
 using NetDsl.Data;
 using NetDsl.Datasets;
 using NetDsl.Optimizers;
+using NetDsl.Training;
 
 // Trains the DigitsMlp declared in MnistMlp.cs on the 10,000 real MNIST digits embedded in NetDsl.Datasets
 // (per digit: first 80% train, rest test) and reports test accuracy.
@@ -23,37 +23,16 @@ if (!options.Json)
 }
 
 using var model = new DigitsMlp(options.BatchSize, options.Seed, options.Threads);
-var optimizer = new Sgd(options.LearningRate, options.Momentum);
-var batches = new Batcher(train, options.BatchSize, (ulong)options.Seed);
-double trainSeconds = 0;
-long trainImages = 0;
-double lastLoss = 0;
-for (int epoch = 1; epoch <= options.Epochs; epoch++)
+var history = model.Fit(train, new Sgd(options.LearningRate, options.Momentum), new FitOptions
 {
-    batches.StartEpoch();
-    double lossSum = 0;
-    int steps = 0;
-    var clock = Stopwatch.StartNew();
-    while (batches.MoveNext())
-    {
-        lossSum += model.TrainStep(batches.Features, batches.Labels, optimizer);
-        steps++;
-    }
-
-    double seconds = clock.Elapsed.TotalSeconds;
-    trainSeconds += seconds;
-    trainImages += train.Count;
-    lastLoss = lossSum / steps;
-    if (!options.Json)
-    {
-        double accuracy = Evaluation.Accuracy(model, train);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Epoch {epoch,2}/{options.Epochs}  loss {lastLoss:F4}  train accuracy {accuracy:P2}  {seconds:F2} s  {train.Count / seconds:N0} images/s"));
-    }
-}
-
+    Epochs = options.Epochs,
+    BatchSize = options.BatchSize,
+    Verbose = options.Json ? Verbosity.Silent : Verbosity.Auto,
+});
+double trainSeconds = history[History.SecondsKey].Sum();
+double lastLoss = history.Loss[^1];
 double testAccuracy = Evaluation.Accuracy(model, test);
-double imagesPerSecond = trainImages / trainSeconds;
+double imagesPerSecond = (double)train.Count * history.Count / trainSeconds;
 if (options.Json)
 {
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
