@@ -66,6 +66,10 @@ foreach (var layer in model.Layers.Where(l => l.Name is "Conv1" or "Conv2"))
 
 Say($"Phase 2: freeze Conv1 and Conv2, train the dense layers on digits 5-9 ({train2.Count} training, {test2.Count} test digits).");
 var phase2 = Train(model, train2, test2, options, "phase2");
+if (options.HistoryDirectory is { } historyDirectory)
+{
+    Say($"Training curves: {Path.GetFullPath(historyDirectory)} (phase1.svg, phase2.svg and the CSV files).");
+}
 
 if (options.Json)
 {
@@ -139,13 +143,14 @@ internal sealed record Options(int Epochs, int BatchSize, int Seed, int Threads,
           --momentum X          momentum for sgd and rmsprop (0)
           --save-phase1 FILE    save the phase-1 weights (safetensors)
           --load-phase1 FILE    skip phase 1 and start phase 2 from saved weights
-          --history DIR         write each phase's History as CSV and an SVG chart
+          --history DIR         where each phase's History goes, as CSV and an SVG chart (MnistTransfer-history)
+          --no-history          do not write the History files
           --json                one JSON line with the results instead of the progress output
         """;
 
     public static Options? Parse(string[] args)
     {
-        var o = new Options(5, 128, 1, 0, false, "sparse", "adadelta", null, 0, 0, null, null, null);
+        var o = new Options(5, 128, 1, 0, false, "sparse", "adadelta", null, 0, 0, null, null, "MnistTransfer-history");
         try
         {
             for (int i = 0; i < args.Length; i++)
@@ -167,6 +172,7 @@ internal sealed record Options(int Epochs, int BatchSize, int Seed, int Threads,
                     "--save-phase1" => o with { SavePhase1 = Next() },
                     "--load-phase1" => o with { LoadPhase1 = Next() },
                     "--history" => o with { HistoryDirectory = Next() },
+                    "--no-history" => o with { HistoryDirectory = null },
                     "--json" => o with { Json = true },
                     "--help" or "-h" => throw new FormatException("help"),
                     _ => throw new FormatException($"unknown option '{args[i]}'"),
