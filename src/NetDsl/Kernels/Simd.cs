@@ -42,6 +42,10 @@ public unsafe interface ISimd<TV> where TV : struct
     static abstract float MaxAcross(TV v);
     /// <summary>Lane <paramref name="i"/>.</summary>
     static abstract float Element(TV v, int i);
+    /// <summary>Lane-wise square root.</summary>
+    static abstract TV Sqrt(TV v);
+    /// <summary><c>min(max(v, lo), hi)</c>, propagating NaN like <see cref="Math.Clamp(float, float, float)"/>.</summary>
+    static abstract TV Clamp(TV v, TV lo, TV hi);
 }
 
 /// <summary>512-bit vectors (AVX-512).</summary>
@@ -87,6 +91,10 @@ public readonly unsafe struct Simd512 : ISimd<Vector512<float>>
     }
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Element(Vector512<float> v, int i) => v.GetElement(i);
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Sqrt(Vector512<float> v) => Vector512.Sqrt(v);
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Clamp(Vector512<float> v, Vector512<float> lo, Vector512<float> hi) => Vector512.Min(Vector512.Max(v, lo), hi);
 }
 
 /// <summary>256-bit vectors (AVX2).</summary>
@@ -131,6 +139,10 @@ public readonly unsafe struct Simd256 : ISimd<Vector256<float>>
     }
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Element(Vector256<float> v, int i) => v.GetElement(i);
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Sqrt(Vector256<float> v) => Vector256.Sqrt(v);
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Clamp(Vector256<float> v, Vector256<float> lo, Vector256<float> hi) => Vector256.Min(Vector256.Max(v, lo), hi);
 }
 
 /// <summary>128-bit vectors (SSE, NEON): the portable fallback.</summary>
@@ -171,4 +183,8 @@ public readonly unsafe struct Simd128 : ISimd<Vector128<float>>
     public static float MaxAcross(Vector128<float> v) => MathF.Max(MathF.Max(v[0], v[1]), MathF.Max(v[2], v[3]));
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Element(Vector128<float> v, int i) => v.GetElement(i);
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Sqrt(Vector128<float> v) => Vector128.Sqrt(v);
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Clamp(Vector128<float> v, Vector128<float> lo, Vector128<float> hi) => Vector128.Min(Vector128.Max(v, lo), hi);
 }

@@ -5,10 +5,8 @@ namespace NetDsl.Metrics;
 /// <c>y &gt; Threshold</c> and matches target <c>t</c> when <c>t &gt; 0.5</c> agrees. Every output of every sample is one
 /// decision, so it suits multi-label networks trained with binary cross-entropy.
 /// </summary>
-public sealed class BinaryAccuracy : Metric
+public sealed class BinaryAccuracy : MeanMetric
 {
-    private long _correct;
-    private long _count;
 
     /// <summary>Creates the metric.</summary>
     /// <param name="threshold">The decision threshold on the outputs (0.5 for sigmoid probabilities).</param>
@@ -31,16 +29,6 @@ public sealed class BinaryAccuracy : Metric
     public override MetricDirection Direction => MetricDirection.Maximize;
 
     /// <inheritdoc/>
-    public override double Result => _count == 0 ? double.NaN : (double)_correct / _count;
-
-    /// <inheritdoc/>
-    public override void Reset()
-    {
-        _correct = 0;
-        _count = 0;
-    }
-
-    /// <inheritdoc/>
     public override void Update(in MetricBatch batch)
     {
         if (batch.HasLabels || batch.TargetSize != batch.OutputSize)
@@ -48,14 +36,15 @@ public sealed class BinaryAccuracy : Metric
             throw new ArgumentException($"Metric '{Name}' needs one float target per output.", nameof(batch));
         }
 
+        long correct = 0;
         for (int i = 0; i < batch.Outputs.Length; i++)
         {
             if (batch.Outputs[i] > Threshold == batch.Targets[i] > 0.5f)
             {
-                _correct++;
+                correct++;
             }
         }
 
-        _count += batch.Outputs.Length;
+        Accumulate(correct, batch.Outputs.Length);
     }
 }

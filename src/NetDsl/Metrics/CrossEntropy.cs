@@ -11,10 +11,8 @@ namespace NetDsl.Metrics;
 /// smallest positive float, which caps one sample's loss at about 103.3 (Keras clamps at 1e-7, capping at 16.1, but
 /// only for networks whose output is a softmax; our training loss is never clamped).
 /// </remarks>
-public sealed class CrossEntropy : Metric
+public sealed class CrossEntropy : MeanMetric
 {
-    private double _sum;
-    private long _count;
 
     /// <summary>Creates the metric.</summary>
     /// <param name="name">Its key in logs.</param>
@@ -27,19 +25,10 @@ public sealed class CrossEntropy : Metric
     public override MetricDirection Direction => MetricDirection.Minimize;
 
     /// <inheritdoc/>
-    public override double Result => _count == 0 ? double.NaN : _sum / _count;
-
-    /// <inheritdoc/>
-    public override void Reset()
-    {
-        _sum = 0;
-        _count = 0;
-    }
-
-    /// <inheritdoc/>
     public override void Update(in MetricBatch batch)
     {
         batch.RequireLabels(Name);
+        double total = 0;
         for (int r = 0; r < batch.Rows; r++)
         {
             int label = batch.Labels[r];
@@ -48,10 +37,10 @@ public sealed class CrossEntropy : Metric
                 throw new ArgumentOutOfRangeException(nameof(batch), label, $"Label {label} of row {r} is not a class index in [0, {batch.OutputSize}).");
             }
 
-            _sum += SampleLoss(batch.Outputs[r * batch.OutputSize + label]);
+            total += SampleLoss(batch.Outputs[r * batch.OutputSize + label]);
         }
 
-        _count += batch.Rows;
+        Accumulate(total, batch.Rows);
     }
 
     /// <summary>The loss of one sample whose label has probability <paramref name="probability"/>.</summary>

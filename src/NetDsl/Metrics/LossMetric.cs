@@ -7,11 +7,9 @@ namespace NetDsl.Metrics;
 /// the kernels compute from the logits) except where probabilities saturate beyond the clip.
 /// For <see cref="Loss.SparseCategoricalCrossEntropy"/> use <see cref="CrossEntropy"/>.
 /// </summary>
-public sealed class LossMetric : Metric
+public sealed class LossMetric : MeanMetric
 {
     private const double Eps = 1e-7;
-    private double _sum;
-    private long _count;
 
     /// <summary>Creates the metric for <paramref name="loss"/>.</summary>
     /// <param name="loss">A loss that takes float targets.</param>
@@ -35,16 +33,6 @@ public sealed class LossMetric : Metric
     public override MetricDirection Direction => MetricDirection.Minimize;
 
     /// <inheritdoc/>
-    public override double Result => _count == 0 ? double.NaN : _sum / _count;
-
-    /// <inheritdoc/>
-    public override void Reset()
-    {
-        _sum = 0;
-        _count = 0;
-    }
-
-    /// <inheritdoc/>
     public override void Update(in MetricBatch batch)
     {
         if (batch.HasLabels || batch.TargetSize != batch.OutputSize)
@@ -54,12 +42,13 @@ public sealed class LossMetric : Metric
 
         bool binaryHinge = Loss is Loss.Hinge or Loss.SquaredHinge && AllZeroOrOne(batch.Targets);
         int k = batch.OutputSize;
+        double total = 0;
         for (int r = 0; r < batch.Rows; r++)
         {
-            _sum += SampleLoss(Loss, batch.Output(r), batch.Targets.Slice(r * k, k), binaryHinge);
+            total += SampleLoss(Loss, batch.Output(r), batch.Targets.Slice(r * k, k), binaryHinge);
         }
 
-        _count += batch.Rows;
+        Accumulate(total, batch.Rows);
     }
 
     /// <summary>The loss of one sample from its outputs <paramref name="y"/> and targets <paramref name="t"/>.</summary>

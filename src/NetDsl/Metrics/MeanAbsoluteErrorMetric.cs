@@ -1,10 +1,8 @@
 namespace NetDsl.Metrics;
 
 /// <summary>The mean absolute difference between outputs and float targets over every output (Keras' "mae" metric).</summary>
-public sealed class MeanAbsoluteErrorMetric : Metric
+public sealed class MeanAbsoluteErrorMetric : MeanMetric
 {
-    private double _sum;
-    private long _count;
 
     /// <summary>Creates the metric.</summary>
     /// <param name="name">The log key.</param>
@@ -17,16 +15,6 @@ public sealed class MeanAbsoluteErrorMetric : Metric
     public override MetricDirection Direction => MetricDirection.Minimize;
 
     /// <inheritdoc/>
-    public override double Result => _count == 0 ? double.NaN : _sum / _count;
-
-    /// <inheritdoc/>
-    public override void Reset()
-    {
-        _sum = 0;
-        _count = 0;
-    }
-
-    /// <inheritdoc/>
     public override void Update(in MetricBatch batch)
     {
         if (batch.HasLabels || batch.TargetSize != batch.OutputSize)
@@ -34,11 +22,12 @@ public sealed class MeanAbsoluteErrorMetric : Metric
             throw new ArgumentException($"Metric '{Name}' needs one float target per output.", nameof(batch));
         }
 
+        double total = 0;
         for (int i = 0; i < batch.Outputs.Length; i++)
         {
-            _sum += Math.Abs((double)batch.Outputs[i] - batch.Targets[i]);
+            total += Math.Abs((double)batch.Outputs[i] - batch.Targets[i]);
         }
 
-        _count += batch.Outputs.Length;
+        Accumulate(total, batch.Outputs.Length);
     }
 }

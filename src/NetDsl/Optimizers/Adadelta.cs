@@ -1,3 +1,4 @@
+using NetDsl.Kernels;
 using System.Runtime.CompilerServices;
 
 namespace NetDsl.Optimizers;
@@ -49,7 +50,7 @@ public sealed class Adadelta : Optimizer
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run<TO, TV>(float* w, float* g, float* a, float* d, int n)
-            where TO : IVectorOps<TV>
+            where TO : ISimd<TV>
             where TV : struct
         {
             float lr = step.LearningRate, keep = step.Keep, oneMinusRho = 1f - rho;

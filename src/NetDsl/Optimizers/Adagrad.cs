@@ -1,3 +1,4 @@
+using NetDsl.Kernels;
 using System.Runtime.CompilerServices;
 
 namespace NetDsl.Optimizers;
@@ -58,7 +59,7 @@ public sealed class Adagrad : Optimizer
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run<TO, TV>(float* w, float* g, float* s, float* unused, int n)
-            where TO : IVectorOps<TV>
+            where TO : ISimd<TV>
             where TV : struct
         {
             float lr = step.LearningRate, keep = step.Keep;

@@ -1,3 +1,4 @@
+using NetDsl.Kernels;
 using System.Runtime.CompilerServices;
 
 namespace NetDsl.Optimizers;
@@ -161,7 +162,7 @@ internal static class AdamRule
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run<TO, TV>(float* w, float* g, float* m, float* v, int n)
-            where TO : IVectorOps<TV>
+            where TO : ISimd<TV>
             where TV : struct
         {
             float keep = step.Keep, oneMinusB1 = 1f - beta1, oneMinusB2 = 1f - beta2;

@@ -1,3 +1,4 @@
+using NetDsl.Kernels;
 using System.Runtime.CompilerServices;
 
 namespace NetDsl.Optimizers;
@@ -72,7 +73,7 @@ public sealed class RmsProp : Optimizer
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run<TO, TV>(float* w, float* g, float* v, float* s1, int n)
-            where TO : IVectorOps<TV>
+            where TO : ISimd<TV>
             where TV : struct
         {
             float lr = step.LearningRate, keep = step.Keep, oneMinusRho = 1f - rho;

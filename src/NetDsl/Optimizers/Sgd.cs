@@ -1,3 +1,4 @@
+using NetDsl.Kernels;
 using System.Runtime.CompilerServices;
 
 namespace NetDsl.Optimizers;
@@ -55,7 +56,7 @@ public sealed class Sgd : Optimizer
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run<TO, TV>(float* w, float* g, float* v, float* unused, int n)
-            where TO : IVectorOps<TV>
+            where TO : ISimd<TV>
             where TV : struct
         {
             float lr = step.LearningRate, keep = step.Keep, m = momentum;
