@@ -290,30 +290,7 @@ internal static unsafe class LossRows<TS, TV> where TS : ISimd<TV> where TV : st
     }
 
     /// <summary>Softmax of one row, exactly as <see cref="RowKernels"/> computes it; returns <c>log(sum(exp(x - max)))</c>.</summary>
-    public static float SoftmaxRow(float* x, float* y, int cols, out float max)
-    {
-        max = float.NegativeInfinity;
-        for (int j = 0; j < cols; j++)
-        {
-            max = MathF.Max(max, x[j]);
-        }
-
-        float sum = 0;
-        for (int j = 0; j < cols; j++)
-        {
-            float e = MathF.Exp(x[j] - max);
-            y[j] = e;
-            sum += e;
-        }
-
-        float inv = 1f / sum;
-        for (int j = 0; j < cols; j++)
-        {
-            y[j] *= inv;
-        }
-
-        return MathF.Log(sum);
-    }
+    public static float SoftmaxRow(float* x, float* y, int cols, out float max) => RowKernels.SoftmaxRow(x, y, cols, out max);
 
     /// <summary>
     /// The statistics <see cref="SoftmaxRow"/> computes without writing the probabilities: the maximum, the sum of

@@ -121,8 +121,8 @@ public static unsafe class RowKernels
 
     private static float SoftmaxRow(float* x, float* y, int cols) => SoftmaxRow(x, y, cols, out _);
 
-    /// <summary>Softmax of one row; returns log(sum(exp(x - max))).</summary>
-    private static float SoftmaxRow(float* x, float* y, int cols, out float max)
+    /// <summary>Softmax of one row; returns log(sum(exp(x - max))). The loss kernels use it too, so every softmax agrees bit for bit.</summary>
+    internal static float SoftmaxRow(float* x, float* y, int cols, out float max)
     {
         max = float.NegativeInfinity;
         for (int j = 0; j < cols; j++)

@@ -25,32 +25,15 @@ public class OnnxConformanceTests(ITestOutputHelper output)
     public const double RelativeTolerance = 1e-4;
     public const double AbsoluteTolerance = 1e-5;
 
-    /// <summary>Stands for the whole data set when it is missing, so the theory fails with the install hint.</summary>
-    private const string MissingData = "(libonnx-testdata is not installed)";
-
     /// <summary>The covered cases not listed as not expressible; one entry asking for the package if it is missing.</summary>
-    public static TheoryData<string> ExpressibleCases()
-    {
-        var data = new TheoryData<string>();
-        if (!Directory.Exists(OnnxCases.DataDirectory))
-        {
-            data.Add(MissingData);
-            return data;
-        }
-
-        foreach (string name in OnnxCases.MatchingCaseNames().Where(n => !OnnxCases.NotExpressible.ContainsKey(n)))
-        {
-            data.Add(name);
-        }
-
-        return data;
-    }
+    public static TheoryData<string> ExpressibleCases() =>
+        OnnxCoverage.Cases(OnnxCases.MatchingCaseNames, n => !OnnxCases.NotExpressible.ContainsKey(n));
 
     [Theory]
     [MemberData(nameof(ExpressibleCases))]
     public void Case_matches_the_reference_outputs(string name)
     {
-        Assert.True(name != MissingData && Directory.Exists(OnnxCases.DataDirectory), OnnxCases.MissingDataMessage);
+        OnnxCoverage.RequireData(name);
         var c = OnnxCases.Load(name);
         var (plan, reason) = OnnxClassifier.Classify(c);
         Assert.True(plan is not null, $"{name} is not listed in OnnxCases.NotExpressible, but the classifier finds it not expressible: {reason}");
@@ -76,31 +59,15 @@ public class OnnxConformanceTests(ITestOutputHelper output)
     {
         Assert.True(Directory.Exists(OnnxCases.DataDirectory), OnnxCases.MissingDataMessage);
         var names = OnnxCases.MatchingCaseNames();
-        var problems = new List<string>();
         var perOperator = new SortedDictionary<string, (int Run, int NotExpressible)>(StringComparer.Ordinal);
-        foreach (string name in names)
+        var problems = OnnxCoverage.Problems(names, OnnxCases.NotExpressible, "OnnxCases.NotExpressible", name =>
         {
             var (plan, reason) = OnnxClassifier.Classify(OnnxCases.Load(name));
-            bool listed = OnnxCases.NotExpressible.TryGetValue(name, out string? listedReason);
-            if (plan is not null && listed)
-            {
-                problems.Add($"{name} is expressible ({plan}) but listed as not expressible: \"{listedReason}\"");
-            }
-            else if (plan is null && !listed)
-            {
-                problems.Add($"{name} is not expressible ({reason}) but not listed in OnnxCases.NotExpressible");
-            }
-
             string op = OnnxCases.Operator(name);
             var (run, not) = perOperator.GetValueOrDefault(op);
             perOperator[op] = plan is null ? (run, not + 1) : (run + 1, not);
-            output.WriteLine(plan is null ? $"not expressible  {name}: {reason}" : $"run              {name}: {plan.Layer}");
-        }
-
-        foreach (string listed in OnnxCases.NotExpressible.Keys.Where(k => !names.Contains(k)))
-        {
-            problems.Add($"{listed} is listed in OnnxCases.NotExpressible but is not a covered case folder in {OnnxCases.DataDirectory}");
-        }
+            return (plan?.Layer.ToString(), reason);
+        }, output.WriteLine);
 
         output.WriteLine("");
         foreach (var (op, (run, not)) in perOperator)

@@ -32,7 +32,6 @@ public sealed record OnnxLossPlan(int Rows, int Classes, string Reduction, bool 
 /// </remarks>
 public class OnnxLossTests(ITestOutputHelper output)
 {
-    private const string MissingData = "(libonnx-testdata is not installed)";
 
     /// <summary>The libonnx-testdata 1.12 count of runnable cases (6 SoftmaxCrossEntropyLoss cases and their expanded graphs).</summary>
     public const int MinimumRunCases = 12;
@@ -43,28 +42,14 @@ public class OnnxLossTests(ITestOutputHelper output)
         [.. Directory.GetDirectories(OnnxCases.DataDirectory).Select(Path.GetFileName).OfType<string>()
             .Where(n => Prefixes.Any(p => n.StartsWith(p, StringComparison.Ordinal))).Order(StringComparer.Ordinal)];
 
-    public static TheoryData<string> ExpressibleCases()
-    {
-        var data = new TheoryData<string>();
-        if (!Directory.Exists(OnnxCases.DataDirectory))
-        {
-            data.Add(MissingData);
-            return data;
-        }
-
-        foreach (string name in CaseNames().Where(n => Classify(OnnxCases.Load(n)).Plan is not null))
-        {
-            data.Add(name);
-        }
-
-        return data;
-    }
+    public static TheoryData<string> ExpressibleCases() =>
+        OnnxCoverage.Cases(CaseNames, n => Classify(OnnxCases.Load(n)).Plan is not null);
 
     [Theory]
     [MemberData(nameof(ExpressibleCases))]
     public void Case_matches_the_reference_outputs(string name)
     {
-        Assert.True(name != MissingData && Directory.Exists(OnnxCases.DataDirectory), OnnxCases.MissingDataMessage);
+        OnnxCoverage.RequireData(name);
         var c = OnnxCases.Load(name);
         var (plan, reason) = Classify(c);
         Assert.True(plan is not null, $"{name}: {reason}");

@@ -27,30 +27,15 @@ public class OnnxOptimizerTests(ITestOutputHelper output)
     public const double RelativeTolerance = 1e-5;
     public const double AbsoluteTolerance = 1e-6;
 
-    private const string MissingData = "(libonnx-testdata is not installed)";
-
-    public static TheoryData<string> ExpressibleCases()
-    {
-        var data = new TheoryData<string>();
-        if (!Directory.Exists(OnnxCases.DataDirectory))
-        {
-            data.Add(MissingData);
-            return data;
-        }
-
-        foreach (string name in OnnxOptimizerCases.MatchingCaseNames().Where(n => !OnnxOptimizerCases.NotExpressible.ContainsKey(n)))
-        {
-            data.Add(name);
-        }
-
-        return data;
-    }
+    /// <summary>The optimizer cases not listed as not expressible; one entry asking for the package if it is missing.</summary>
+    public static TheoryData<string> ExpressibleCases() =>
+        OnnxCoverage.Cases(OnnxOptimizerCases.MatchingCaseNames, n => !OnnxOptimizerCases.NotExpressible.ContainsKey(n));
 
     [Theory]
     [MemberData(nameof(ExpressibleCases))]
     public void Case_matches_the_reference_outputs(string name)
     {
-        Assert.True(name != MissingData && Directory.Exists(OnnxCases.DataDirectory), OnnxCases.MissingDataMessage);
+        OnnxCoverage.RequireData(name);
         var c = OnnxCases.Load(name);
         var (plan, reason) = OnnxOptimizerClassifier.Classify(c);
         Assert.True(plan is not null, $"{name} is not listed in OnnxOptimizerCases.NotExpressible, but the classifier finds it not expressible: {reason}");
@@ -77,28 +62,11 @@ public class OnnxOptimizerTests(ITestOutputHelper output)
     {
         Assert.True(Directory.Exists(OnnxCases.DataDirectory), OnnxCases.MissingDataMessage);
         var names = OnnxOptimizerCases.MatchingCaseNames();
-        var problems = new List<string>();
-        foreach (string name in names)
+        var problems = OnnxCoverage.Problems(names, OnnxOptimizerCases.NotExpressible, "OnnxOptimizerCases.NotExpressible", name =>
         {
             var (plan, reason) = OnnxOptimizerClassifier.Classify(OnnxCases.Load(name));
-            bool listed = OnnxOptimizerCases.NotExpressible.TryGetValue(name, out string? listedReason);
-            if (plan is not null && listed)
-            {
-                problems.Add($"{name} is expressible ({plan}) but listed as not expressible: \"{listedReason}\"");
-            }
-            else if (plan is null && !listed)
-            {
-                problems.Add($"{name} is not expressible ({reason}) but not listed in OnnxOptimizerCases.NotExpressible");
-            }
-
-            output.WriteLine(plan is null ? $"not expressible  {name}: {reason}" : $"run              {name}: {plan}");
-        }
-
-        foreach (string listed in OnnxOptimizerCases.NotExpressible.Keys.Where(k => !names.Contains(k)))
-        {
-            problems.Add($"{listed} is listed in OnnxOptimizerCases.NotExpressible but is not an optimizer case folder in {OnnxCases.DataDirectory}");
-        }
-
+            return (plan?.ToString(), reason);
+        }, output.WriteLine);
         Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
     }
 

@@ -46,7 +46,7 @@ public class OptimizerAllocationTests(ITestOutputHelper output)
             "adagrad-clip-value" => new Adagrad(0.01f, options: new OptimizerOptions { ClipValue = 0.01f, WeightDecay = 1e-3f, Schedule = new ExponentialDecay(0.9, 10) }),
             _ => throw new ArgumentException(optimizerName),
         };
-        var probe = new Probe(inner);
+        var probe = new ThreadProbeOptimizer(inner);
 
         void Work(int iterations)
         {
@@ -69,7 +69,7 @@ public class OptimizerAllocationTests(ITestOutputHelper output)
 
         var log = new List<string>();
         bool clean = false;
-        long[] workerBefore = new long[Probe.Slots];
+        long[] workerBefore = new long[ThreadProbeOptimizer.Slots];
         for (int window = 0; window < 8 && !clean; window++)
         {
             probe.Snapshot(workerBefore);
@@ -99,51 +99,5 @@ public class OptimizerAllocationTests(ITestOutputHelper output)
         }
 
         Assert.All(net.Parameters.ToArray(), v => Assert.True(float.IsFinite(v)));
-    }
-
-    /// <summary>Forwards to an optimizer (options included) and records, on each thread running an update, that thread's allocation counter.</summary>
-    private sealed class Probe(IOptimizer inner) : IOptimizer
-    {
-        public const int Slots = 64;
-        private readonly int[] _threadIds = new int[Slots];
-        private readonly long[] _bytes = new long[Slots];
-
-        public int StateSlots => inner.StateSlots;
-
-        public float LearningRate { get => inner.LearningRate; set => inner.LearningRate = value; }
-
-        public long Iterations { get => inner.Iterations; set => inner.Iterations = value; }
-
-        public OptimizerOptions Options => inner.Options;
-
-        public void BeginStep() => inner.BeginStep();
-
-        public void Update(in ParameterSlice slice)
-        {
-            int id = Environment.CurrentManagedThreadId;
-            int slot = id % Slots;
-            Volatile.Write(ref _threadIds[slot], id);
-            Volatile.Write(ref _bytes[slot], GC.GetAllocatedBytesForCurrentThread());
-            inner.Update(slice);
-        }
-
-        public void Snapshot(long[] into) => Array.Copy(_bytes, into, Slots);
-
-        public long MaxWorkerDelta(long[] before, int callerId, out int workers)
-        {
-            long max = 0;
-            workers = 0;
-            for (int s = 0; s < Slots; s++)
-            {
-                int id = Volatile.Read(ref _threadIds[s]);
-                if (id != 0 && id != callerId)
-                {
-                    workers++;
-                    max = Math.Max(max, Volatile.Read(ref _bytes[s]) - before[s]);
-                }
-            }
-
-            return max;
-        }
     }
 }
