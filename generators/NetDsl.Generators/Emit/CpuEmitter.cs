@@ -447,17 +447,14 @@ public static class CpuEmitter
                 break;
             }
 
-            case OpKind.SoftmaxCrossEntropy:
-            {
-                string range = SplitName(SplitOf(op));
-                w.Line($"{indent}base.AddLoss(part, global::NetDsl.Kernels.RowKernels.SoftmaxCrossEntropy(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, base.Labels, {op.N}, {range}_start, {range}_end, 1f / rows));");
-                break;
-            }
-
             case OpKind.Loss:
             {
                 string range = SplitName(SplitOf(op));
-                w.Line($"{indent}base.AddLoss(part, global::NetDsl.Kernels.Losses.Compute<global::NetDsl.Kernels.LossFunctions.{plan.Network.Loss}, global::NetDsl.Kernels.OutputAct.{op.Activation}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, base.Targets, {op.N}, {range}_start, {range}_end, 1f / rows));");
+                string kernel = plan.Network.Loss == LossKind.SparseCategoricalCrossEntropy
+                    ? $"ComputeSparse<global::NetDsl.Kernels.OutputAct.{op.Activation}>"
+                    : $"Compute<global::NetDsl.Kernels.LossFunctions.{plan.Network.Loss}, global::NetDsl.Kernels.OutputAct.{op.Activation}>";
+                string targets = plan.Network.Loss == LossKind.SparseCategoricalCrossEntropy ? "base.Labels" : "base.Targets";
+                w.Line($"{indent}base.AddLoss(part, global::NetDsl.Kernels.Losses.{kernel}(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, {targets}, {op.N}, {range}_start, {range}_end, 1f / rows));");
                 break;
             }
 

@@ -48,9 +48,7 @@ public enum OpKind
     Softmax,
     /// <summary>C = Y * (C - rowsum(C * Y)), Y = Aux: gradient through a softmax, in place.</summary>
     SoftmaxBackward,
-    /// <summary>Probabilities B = softmax(A), loss sum, gradient C = (B - onehot) / rows.</summary>
-    SoftmaxCrossEntropy,
-    /// <summary>Outputs B = Activation(A), the network's loss summed against the float targets, gradient C = d loss / d A / rows.</summary>
+    /// <summary>Outputs B = Activation(A), the network's loss summed against the labels or float targets, gradient C = d loss / d A / rows.</summary>
     Loss,
     /// <summary>C = Activation(A) row-wise: the head's activation alone, for Predict.</summary>
     OutputActivation,

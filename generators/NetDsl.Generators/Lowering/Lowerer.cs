@@ -350,15 +350,12 @@ public static class Lowerer
         // ---- Loss (fused softmax + cross-entropy), plus the weight re-layouts the backward pass needs. ----
         var lossOps = new List<KernelOp>
         {
-            network.Loss == LossKind.SparseCategoricalCrossEntropy
-                ? new(OpKind.SoftmaxCrossEntropy,
-                    $"{outputs} = softmax({logits}); loss += -log p[label]; {GradSlot(0)} = (p - onehot(label)) / rows",
-                    logitsLayer, Guard.Always, logits, outputs, GradSlot(0), Dim.Batch, head.OutputSize, Dim.Of(0), false,
-                    EpilogueKind.None, ActivationKind.Softmax, null, null)
-                : new(OpKind.Loss,
-                    $"{outputs} = {headActivation}({logits}); loss += {network.Loss}({outputs}, targets); {GradSlot(0)} = d loss / d {logits} / rows",
-                    logitsLayer, Guard.Always, logits, outputs, GradSlot(0), Dim.Batch, head.OutputSize, Dim.Of(0), false,
-                    EpilogueKind.None, headActivation, null, null),
+            new(OpKind.Loss,
+                network.Loss == LossKind.SparseCategoricalCrossEntropy
+                    ? $"{outputs} = softmax({logits}); loss += -log p[label]; {GradSlot(0)} = (p - onehot(label)) / rows"
+                    : $"{outputs} = {headActivation}({logits}); loss += {network.Loss}({outputs}, targets); {GradSlot(0)} = d loss / d {logits} / rows",
+                logitsLayer, Guard.Always, logits, outputs, GradSlot(0), Dim.Batch, head.OutputSize, Dim.Of(0), false,
+                EpilogueKind.None, headActivation, null, null),
         };
         for (int l = 1; l <= last; l++)
         {

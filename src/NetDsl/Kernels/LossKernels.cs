@@ -505,7 +505,7 @@ internal static unsafe class LossKernel<TS, TV, TAct> where TS : ISimd<TV> where
     {
         if (TAct.Kind == OutputKind.Softmax)
         {
-            // RowKernels.SoftmaxCrossEntropy, operation for operation.
+            // The row softmax RowKernels uses; the loss as logsumexp(z) - z[label], stable for any logits.
             float logSum = LossRows<TS, TV>.SoftmaxRow(z, y, cols, out float max);
             float loss = logSum - (z[label] - max);
             for (int j = 0; j < cols; j++)

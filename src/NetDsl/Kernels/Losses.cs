@@ -43,7 +43,7 @@ namespace NetDsl.Kernels;
 /// <item><term>CategoricalCrossEntropy: Sigmoid</term><description>Error: Keras reuses the sigmoid's logits as softmax logits, so the loss trains softmax(z) while Predict returns sigmoid(z).</description></item>
 /// <item><term>CategoricalCrossEntropy: Linear, ReLU, Tanh</term><description>Error: y / sum(y) is no distribution when outputs can be 0 or negative (division by a zero or negative sum, NaN).</description></item>
 /// <item><term>CategoricalCrossEntropy, SparseCategoricalCrossEntropy: K = 1</term><description>Error: a single class; the normalised probability is 1, loss and gradient are 0.</description></item>
-/// <item><term>SparseCategoricalCrossEntropy: Softmax (K &gt;= 2)</term><description>OK (fused, same results as <see cref="RowKernels.SoftmaxCrossEntropy"/>). A Linear last layer keeps NetDsl's existing meaning, logits with a fused softmax: call <see cref="ComputeSparse{TAct}"/> with <see cref="OutputAct.Softmax"/>.</description></item>
+/// <item><term>SparseCategoricalCrossEntropy: Softmax (K &gt;= 2)</term><description>OK (fused: <c>p - onehot(label)</c>, the loss from <c>logsumexp(z) - z[label]</c>). A Linear last layer keeps NetDsl's existing meaning, logits with a fused softmax: call <see cref="ComputeSparse{TAct}"/> with <see cref="OutputAct.Softmax"/>.</description></item>
 /// <item><term>SparseCategoricalCrossEntropy: Sigmoid</term><description>Error: Keras reuses the sigmoid's logits as softmax logits (loss and Predict disagree).</description></item>
 /// <item><term>SparseCategoricalCrossEntropy: ReLU, Tanh</term><description>Error: outputs are clipped to [eps, 1 - eps] and renormalised: not probabilities, no gradient outside.</description></item>
 /// </list>
@@ -114,7 +114,7 @@ public static unsafe class Losses
     /// Output activation and sparse categorical cross-entropy over integer class labels for rows
     /// <paramref name="rowStart"/>..<paramref name="rowEnd"/>: writes <c>y = TAct(z)</c> to <paramref name="outputs"/>
     /// and <c>scale * dL_sample/dz</c> to <paramref name="gradient"/>, and returns the sum of <c>-log p[label]</c> over
-    /// the rows. With <see cref="OutputAct.Softmax"/> the results equal <see cref="RowKernels.SoftmaxCrossEntropy"/>'s.
+    /// the rows.
     /// </summary>
     /// <typeparam name="TAct">The last layer's activation, a type of <see cref="OutputAct"/>.</typeparam>
     /// <param name="arena">The arena holding the three buffers.</param>

@@ -88,37 +88,6 @@ public static unsafe class RowKernels
         }
     }
 
-    /// <summary>
-    /// Fused softmax + sparse categorical cross-entropy over rows <paramref name="rowStart"/>..<paramref name="rowEnd"/>:
-    /// writes the probabilities to <paramref name="probabilities"/>, the loss gradient with respect to the
-    /// logits, <c>(p - onehot(label)) * gradientScale</c>, to <paramref name="gradient"/>, and returns the sum of the
-    /// rows' losses <c>-log p[label]</c> (computed as <c>logsumexp(z) - z[label]</c>, stable for any logits).
-    /// Labels must already be validated to lie in [0, cols).
-    /// </summary>
-    public static float SoftmaxCrossEntropy(Arena arena, long logits, long probabilities, long gradient, ReadOnlySpan<int> labels,
-        int cols, int rowStart, int rowEnd, float gradientScale)
-    {
-        float* z = arena.Pointer + logits;
-        float* p = arena.Pointer + probabilities;
-        float* g = arena.Pointer + gradient;
-        double total = 0;
-        for (int r = rowStart; r < rowEnd; r++)
-        {
-            long o = (long)r * cols;
-            int label = labels[r];
-            float logSum = SoftmaxRow(z + o, p + o, cols, out float max);
-            total += logSum - (z[o + label] - max);
-            for (int j = 0; j < cols; j++)
-            {
-                g[o + j] = p[o + j] * gradientScale;
-            }
-
-            g[o + label] -= gradientScale;
-        }
-
-        return (float)total;
-    }
-
     private static float SoftmaxRow(float* x, float* y, int cols) => SoftmaxRow(x, y, cols, out _);
 
     /// <summary>Softmax of one row; returns log(sum(exp(x - max))). The loss kernels use it too, so every softmax agrees bit for bit.</summary>

@@ -210,7 +210,7 @@ public class RowKernelTests
         arena.GetSpan(size, (int)(2 * size)).Fill(Sentinel);
 
         int start = rows / 2;
-        float loss = RowKernels.SoftmaxCrossEntropy(arena, 0, size, 2 * size, labels, cols, start, rows, scale);
+        float loss = Losses.ComputeSparse<OutputAct.Softmax>(arena, 0, size, 2 * size, labels, cols, start, rows, scale);
 
         double expectedLoss = 0;
         ReadOnlySpan<float> p = arena.GetSpan(size, rows * cols);
@@ -253,7 +253,7 @@ public class RowKernelTests
         int[] labels = [1, 1, 0];
         using var arena = new Arena(256);
         logits.CopyTo(arena.GetSpan(0, logits.Length));
-        float loss = RowKernels.SoftmaxCrossEntropy(arena, 0, 64, 128, labels, 3, 0, 3, 1f);
+        float loss = Losses.ComputeSparse<OutputAct.Softmax>(arena, 0, 64, 128, labels, 3, 0, 3, 1f);
         Assert.True(float.IsFinite(loss));
         Assert.Equal(2000 + Math.Log(2), loss, 2);
         float[] g = arena.GetSpan(128, 9).ToArray();
