@@ -155,15 +155,7 @@ public static unsafe class Dropout
         }
     }
 
-    internal static (uint K0, uint K1) MaskKeys(ulong seed) => Keys(seed);
-
-    internal static int MaskThreshold(float rate)
-    {
-        ValidateRate(rate);
-        return Threshold(rate);
-    }
-
-    private static void ValidateRate(float rate)
+    internal static void ValidateRate(float rate)
     {
         if (!(rate >= 0f && rate < 1f))
         {
@@ -172,9 +164,9 @@ public static unsafe class Dropout
     }
 
     /// <summary>Keep iff <c>(h &gt;&gt; 8) &gt;= ceil(rate * 2^24)</c>; <c>rate * 2^24</c> is exact in float.</summary>
-    private static int Threshold(float rate) => (int)MathF.Ceiling(rate * 16777216f);
+    internal static int Threshold(float rate) => (int)MathF.Ceiling(rate * 16777216f);
 
-    private static (uint K0, uint K1) Keys(ulong seed)
+    internal static (uint K0, uint K1) Keys(ulong seed)
     {
         ulong z = seed + 0x9E3779B97F4A7C15UL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
@@ -305,8 +297,9 @@ public readonly struct DropoutMask
     /// <exception cref="ArgumentOutOfRangeException">The rate is not in [0, 1).</exception>
     public DropoutMask(float rate, ulong seed)
     {
-        Threshold = Dropout.MaskThreshold(rate);
-        (K0, K1) = Dropout.MaskKeys(seed);
+        Dropout.ValidateRate(rate);
+        Threshold = Dropout.Threshold(rate);
+        (K0, K1) = Dropout.Keys(seed);
         KeepProbability = 1f - rate;
     }
 

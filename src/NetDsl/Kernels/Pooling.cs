@@ -62,28 +62,7 @@ public static unsafe class Pooling
     /// <param name="dropout">A dropout mask fused into the pass (a Dropout layer right after this one), or <see cref="DropoutMask.None"/>.</param>
     /// <param name="dropoutCopy">With an active <paramref name="dropout"/>: the offset of the dropout's output, laid out like <paramref name="y"/>; <paramref name="y"/> keeps the unmasked values.</param>
     public static void MaxForward<TShape>(Arena arena, long x, long y, int samples, int part, int parts, DropoutMask dropout = default, long dropoutCopy = -1) where TShape : IPoolShape
-    {
-        KernelRange.CheckPart(part, parts);
-        var (start, end) = Partition.Range(samples * TShape.OutH, part, parts);
-        if (start >= end)
-        {
-            return;
-        }
-
-        float* b = arena.Pointer;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            PoolKernel<Simd512, Vector512<float>, TShape>.Forward(b + x, b + y, start, end, max: true, dropout.IsActive ? &dropout : null, b + dropoutCopy);
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            PoolKernel<Simd256, Vector256<float>, TShape>.Forward(b + x, b + y, start, end, max: true, dropout.IsActive ? &dropout : null, b + dropoutCopy);
-        }
-        else
-        {
-            PoolKernel<Simd128, Vector128<float>, TShape>.Forward(b + x, b + y, start, end, max: true, dropout.IsActive ? &dropout : null, b + dropoutCopy);
-        }
-    }
+        => Forward<TShape>(arena, x, y, samples, part, parts, max: true, dropout, dropoutCopy);
 
     /// <summary>
     /// Gradient of <see cref="MaxForward{TShape}"/>. <paramref name="dx"/> is fully overwritten: each window's
@@ -160,28 +139,7 @@ public static unsafe class Pooling
     /// <param name="dropout">A dropout mask fused into the pass (a Dropout layer right after this one), or <see cref="DropoutMask.None"/>.</param>
     /// <param name="dropoutCopy">With an active <paramref name="dropout"/>: the offset of the dropout's output, laid out like <paramref name="y"/>; <paramref name="y"/> keeps the unmasked values.</param>
     public static void AvgForward<TShape>(Arena arena, long x, long y, int samples, int part, int parts, DropoutMask dropout = default, long dropoutCopy = -1) where TShape : IPoolShape
-    {
-        KernelRange.CheckPart(part, parts);
-        var (start, end) = Partition.Range(samples * TShape.OutH, part, parts);
-        if (start >= end)
-        {
-            return;
-        }
-
-        float* b = arena.Pointer;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            PoolKernel<Simd512, Vector512<float>, TShape>.Forward(b + x, b + y, start, end, max: false, dropout.IsActive ? &dropout : null, b + dropoutCopy);
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            PoolKernel<Simd256, Vector256<float>, TShape>.Forward(b + x, b + y, start, end, max: false, dropout.IsActive ? &dropout : null, b + dropoutCopy);
-        }
-        else
-        {
-            PoolKernel<Simd128, Vector128<float>, TShape>.Forward(b + x, b + y, start, end, max: false, dropout.IsActive ? &dropout : null, b + dropoutCopy);
-        }
-    }
+        => Forward<TShape>(arena, x, y, samples, part, parts, max: false, dropout, dropoutCopy);
 
     /// <summary>
     /// Gradient of <see cref="AvgForward{TShape}"/>: <paramref name="dx"/> is fully overwritten with, for each cell,
@@ -215,6 +173,34 @@ public static unsafe class Pooling
         else
         {
             PoolKernel<Simd128, Vector128<float>, TShape>.Backward<Act.Linear>(null, null, b + dy, b + dx, start, end, max: false);
+        }
+    }
+
+    /// <summary>The forward pass of either pooling: the part's output rows at the machine's widest vectors.</summary>
+    private static void Forward<TShape>(Arena arena, long x, long y, int samples, int part, int parts, bool max, DropoutMask dropout, long dropoutCopy)
+        where TShape : IPoolShape
+    {
+        KernelRange.CheckPart(part, parts);
+        var (start, end) = Partition.Range(samples * TShape.OutH, part, parts);
+        if (start >= end)
+        {
+            return;
+        }
+
+        float* b = arena.Pointer;
+        DropoutMask* mask = dropout.IsActive ? &dropout : null;
+        float* masked = dropout.IsActive ? b + dropoutCopy : null;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            PoolKernel<Simd512, Vector512<float>, TShape>.Forward(b + x, b + y, start, end, max, mask, masked);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            PoolKernel<Simd256, Vector256<float>, TShape>.Forward(b + x, b + y, start, end, max, mask, masked);
+        }
+        else
+        {
+            PoolKernel<Simd128, Vector128<float>, TShape>.Forward(b + x, b + y, start, end, max, mask, masked);
         }
     }
 }
