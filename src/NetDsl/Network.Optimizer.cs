@@ -56,8 +56,7 @@ public abstract partial class Network
     /// </param>
     public float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels, IOptimizer optimizer)
     {
-        ArgumentNullException.ThrowIfNull(optimizer);
-        _ = optimizer.Options ?? throw new ArgumentException("The optimizer's Options is null.", nameof(optimizer));
+        CheckOptimizer(optimizer);
         float loss = ComputeGradients(inputs, labels);
         Update(optimizer);
         return loss;
@@ -72,11 +71,17 @@ public abstract partial class Network
     /// <param name="optimizer">The update rule. Its state lives in this network's arena and restarts from zero whenever a different optimizer instance is passed.</param>
     public float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets, IOptimizer optimizer)
     {
-        ArgumentNullException.ThrowIfNull(optimizer);
-        _ = optimizer.Options ?? throw new ArgumentException("The optimizer's Options is null.", nameof(optimizer));
+        CheckOptimizer(optimizer);
         float loss = ComputeGradients(inputs, targets);
         Update(optimizer);
         return loss;
+    }
+
+    /// <summary>Rejects a missing optimizer, or one without options, before a step does any work.</summary>
+    private static void CheckOptimizer(IOptimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        _ = optimizer.Options ?? throw new ArgumentException("The optimizer's Options is null.", nameof(optimizer));
     }
 
     /// <summary>Applies <paramref name="optimizer"/> to the gradients of the last pass.</summary>
