@@ -218,7 +218,7 @@ public abstract partial class Network
         Loss.SparseCategoricalCrossEntropy or Loss.CategoricalCrossEntropy => [new Accuracy()],
         Loss.BinaryCrossEntropy => [new BinaryAccuracy()],
         Loss.Hinge or Loss.SquaredHinge => [],
-        _ => [new MeanAbsoluteErrorMetric()],
+        _ => [new LossMetric(Loss.MeanAbsoluteError, "mae")],
     };
 
     private History RunFit(IDataSource training, IDataSource? validation, IOptimizer optimizer, Batcher batcher, Metric[] metrics,
