@@ -59,7 +59,8 @@ public interface IConvShape
 /// <para>
 /// Every method does part <c>part</c> of <c>parts</c> of the work and may run concurrently with the other parts:
 /// the forward pass and the input gradient split the output pixels (sample, row, column) into contiguous,
-/// equal ranges; the weight gradient splits the weight matrix into (weight-row tile, filter block) items, each
+/// equal ranges (the Winograd path: chunks of 2x2 output tiles, so an element's value never depends on the part
+/// count); the weight gradient splits the weight matrix into (weight-row tile, filter block) items, each
 /// reduced over every pixel of every sample by exactly one part, so no cross-part reduction is needed.
 /// </para>
 /// <para>
@@ -80,6 +81,15 @@ public interface IConvShape
 /// (<see cref="PrepareInputGradient{TShape}"/>), one stride phase at a time. The weight gradient tiles dw by
 /// 12 consecutive rows x 32 filters (24 accumulators) and reduces over the pixels in L2-sized blocks.
 /// </para>
+/// <para>
+/// Winograd: with <see cref="ConvAlgorithm.Auto"/> (the default), stride-1 3x3 convolutions whose input channels
+/// and filters are multiples of 16 (<see cref="UsesWinograd{TShape}"/>) run the forward pass and the input gradient
+/// as Winograd F(2x2, 3x3): per chunk of 8 output tiles, the 4x4 input patches are transformed (additions only),
+/// multiplied by the transformed weights as 16 small GEMMs over the channels (the register-blocked GEMM kernel) and
+/// transformed back through the epilogue; 2.25x fewer multiplications. The forward pass transforms the weights
+/// itself (on the stack, each part); the input gradient reads them from the prepared scratch. On the reference
+/// conv2 (one thread) it measured 8.7 ms against 12.5 ms forward and 10.9 against 13.9 ms input gradient.
+/// </para>
 /// </remarks>
 public static unsafe class Conv2D
 {
@@ -97,14 +107,31 @@ public static unsafe class Conv2D
     /// <param name="parts">Number of parts the work is split in.</param>
     /// <param name="bias">Bias <c>[Filters]</c>, or -1.</param>
     /// <param name="aux">Tensor laid out like y for the epilogue, or -1.</param>
-    public static void Forward<TShape, TEpi>(Arena arena, long x, long w, long y, int samples, int part, int parts, long bias = -1, long aux = -1)
+    /// <param name="algorithm">Winograd where it applies (the default), or always the direct kernel.</param>
+    public static void Forward<TShape, TEpi>(Arena arena, long x, long w, long y, int samples, int part, int parts, long bias = -1, long aux = -1,
+        ConvAlgorithm algorithm = ConvAlgorithm.Auto)
         where TShape : IConvShape
         where TEpi : IEpilogue
     {
         float* p = arena.Pointer;
         float* pb = bias >= 0 ? p + bias : null;
         float* pa = aux >= 0 ? p + aux : null;
-        if (Vector512.IsHardwareAccelerated)
+        if (algorithm == ConvAlgorithm.Auto && ConvWinograd.Applies<TShape>())
+        {
+            if (Vector512.IsHardwareAccelerated)
+            {
+                ConvWinogradKernels<Simd512, Vector512<float>, WinogradForward<TShape>>.Forward<TEpi>(p + x, p + w, p + y, samples, part, parts, pb, pa);
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                ConvWinogradKernels<Simd256, Vector256<float>, WinogradForward<TShape>>.Forward<TEpi>(p + x, p + w, p + y, samples, part, parts, pb, pa);
+            }
+            else
+            {
+                ConvWinogradKernels<Simd128, Vector128<float>, WinogradForward<TShape>>.Forward<TEpi>(p + x, p + w, p + y, samples, part, parts, pb, pa);
+            }
+        }
+        else if (Vector512.IsHardwareAccelerated)
         {
             ConvKernels<Simd512, Vector512<float>, TShape>.Forward<TEpi>(p + x, p + w, p + y, samples, part, parts, pb, pa);
         }
@@ -149,13 +176,25 @@ public static unsafe class Conv2D
     }
 
     /// <summary>
-    /// Floats of scratch <see cref="InputGradient{TShape, TEpi}"/> needs for the re-laid-out weights:
-    /// <c>KH*KW*InC*Filters</c> (plan it with <see cref="Arena.Padded"/>, as it is read one vector past its end).
+    /// Whether <see cref="ConvAlgorithm.Auto"/> runs the forward pass and the input gradient of this shape with
+    /// Winograd F(2x2, 3x3): 3x3 kernels, stride 1, input channels and filters multiples of 16 with a product of at
+    /// most 1,024 (e.g. 32 x 32). The weight gradient is always the direct kernel.
+    /// </summary>
+    /// <returns>True where the Winograd path applies.</returns>
+    public static bool UsesWinograd<TShape>()
+        where TShape : IConvShape
+        => ConvWinograd.Applies<TShape>();
+
+    /// <summary>
+    /// Floats of scratch <see cref="InputGradient{TShape, TEpi}"/> needs for the re-laid-out weights, for either
+    /// algorithm: <c>KH*KW*InC*Filters</c>, or <c>16*InC*Filters</c> where Winograd applies (plan it with
+    /// <see cref="Arena.Padded"/>, as it is read one vector past its end).
     /// </summary>
     /// <returns>The length of the prepared-weights buffer, in floats.</returns>
     public static long PreparedWeightsLength<TShape>()
         where TShape : IConvShape
-        => (long)TShape.KH * TShape.KW * TShape.InC * TShape.Filters;
+        => Math.Max((long)TShape.KH * TShape.KW * TShape.InC * TShape.Filters,
+            ConvWinograd.Applies<TShape>() ? ConvWinograd.PreparedLength<TShape>() : 0);
 
     /// <summary>
     /// Fills part <paramref name="part"/> of <paramref name="prepared"/> from <paramref name="w"/>: per stride phase,
@@ -167,11 +206,20 @@ public static unsafe class Conv2D
     /// <param name="prepared">Scratch of <see cref="PreparedWeightsLength{TShape}"/> floats.</param>
     /// <param name="part">This call's part, 0..<paramref name="parts"/>-1.</param>
     /// <param name="parts">Number of parts the work is split in.</param>
-    public static void PrepareInputGradient<TShape>(Arena arena, long w, long prepared, int part, int parts)
+    /// <param name="algorithm">The algorithm the matching <see cref="InputGradient{TShape, TEpi}"/> call uses.</param>
+    public static void PrepareInputGradient<TShape>(Arena arena, long w, long prepared, int part, int parts,
+        ConvAlgorithm algorithm = ConvAlgorithm.Auto)
         where TShape : IConvShape
     {
         float* p = arena.Pointer;
-        ConvPrepare<TShape>.Run(p + w, p + prepared, part, parts);
+        if (algorithm == ConvAlgorithm.Auto && ConvWinograd.Applies<TShape>())
+        {
+            ConvWinograd.PrepareInputGradient<TShape>(p + w, p + prepared, part, parts);
+        }
+        else
+        {
+            ConvPrepare<TShape>.Run(p + w, p + prepared, part, parts);
+        }
     }
 
     /// <summary>
@@ -188,13 +236,31 @@ public static unsafe class Conv2D
     /// <param name="part">This call's part, 0..<paramref name="parts"/>-1.</param>
     /// <param name="parts">Number of parts the work is split in.</param>
     /// <param name="aux">Tensor laid out like dx for the epilogue (e.g. the previous layer's activation output), or -1.</param>
-    public static void InputGradient<TShape, TEpi>(Arena arena, long dy, long w, long prepared, long dx, int samples, int part, int parts, long aux = -1)
+    /// <param name="algorithm">Winograd where it applies (the default), or always the direct kernel; the same as the
+    /// <see cref="PrepareInputGradient{TShape}"/> call that filled <paramref name="prepared"/>.</param>
+    public static void InputGradient<TShape, TEpi>(Arena arena, long dy, long w, long prepared, long dx, int samples, int part, int parts, long aux = -1,
+        ConvAlgorithm algorithm = ConvAlgorithm.Auto)
         where TShape : IConvShape
         where TEpi : IEpilogue
     {
         float* p = arena.Pointer;
         float* pa = aux >= 0 ? p + aux : null;
-        if (Vector512.IsHardwareAccelerated)
+        if (algorithm == ConvAlgorithm.Auto && ConvWinograd.Applies<TShape>())
+        {
+            if (Vector512.IsHardwareAccelerated)
+            {
+                ConvWinogradKernels<Simd512, Vector512<float>, WinogradInputGradient<TShape>>.Run<TEpi>(p + dy, p + prepared, p + dx, samples, part, parts, null, pa);
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                ConvWinogradKernels<Simd256, Vector256<float>, WinogradInputGradient<TShape>>.Run<TEpi>(p + dy, p + prepared, p + dx, samples, part, parts, null, pa);
+            }
+            else
+            {
+                ConvWinogradKernels<Simd128, Vector128<float>, WinogradInputGradient<TShape>>.Run<TEpi>(p + dy, p + prepared, p + dx, samples, part, parts, null, pa);
+            }
+        }
+        else if (Vector512.IsHardwareAccelerated)
         {
             ConvKernels<Simd512, Vector512<float>, TShape>.InputGradient<TEpi>(p + dy, p + prepared, p + dx, samples, part, parts, pa);
         }

@@ -80,6 +80,12 @@ public readonly struct K2x3S2Valid_C1F33 : IConvSpec { public static int InH => 
 public readonly struct K3x1Same_C32F17 : IConvSpec { public static int InH => 6; public static int InW => 5; public static int InC => 32; public static int KH => 3; public static int KW => 1; public static int StrideH => 1; public static int StrideW => 1; public static int Filters => 17; public static bool Same => true; }
 public readonly struct K2x2S2Valid_C32F32 : IConvSpec { public static int InH => 8; public static int InW => 8; public static int InC => 32; public static int KH => 2; public static int KW => 2; public static int StrideH => 2; public static int StrideW => 2; public static int Filters => 32; public static bool Same => false; }
 
+// Shapes the Winograd path takes (3x3, stride 1, channels multiples of 16): partial tiles at odd output sizes, 'same'
+// padding, a one-row output, filters of three 16-vectors (a 512-bit GEMM's 2-vector and 1-vector blocks).
+public readonly struct K3x3Same_C16F32 : IConvSpec { public static int InH => 7; public static int InW => 9; public static int InC => 16; public static int KH => 3; public static int KW => 3; public static int StrideH => 1; public static int StrideW => 1; public static int Filters => 32; public static bool Same => true; }
+public readonly struct K3x3Valid_C16F48_TinyOutput : IConvSpec { public static int InH => 3; public static int InW => 4; public static int InC => 16; public static int KH => 3; public static int KW => 3; public static int StrideH => 1; public static int StrideW => 1; public static int Filters => 48; public static bool Same => false; }
+public readonly struct K3x3Same_C32F16_OneRow : IConvSpec { public static int InH => 1; public static int InW => 5; public static int InC => 32; public static int KH => 3; public static int KW => 3; public static int StrideH => 1; public static int StrideW => 1; public static int Filters => 16; public static bool Same => true; }
+
 /// <summary>The reference CNN's first convolution (mnist_transfer_cnn): 28x28x1 -> 26x26x32, 3x3 valid.</summary>
 public readonly struct MnistConv1 : IConvSpec { public static int InH => 28; public static int InW => 28; public static int InC => 1; public static int KH => 3; public static int KW => 3; public static int StrideH => 1; public static int StrideW => 1; public static int Filters => 32; public static bool Same => false; }
 

@@ -30,6 +30,7 @@ public class ConvTests(ITestOutputHelper output)
         nameof(K3x3S2Same_C3F16), nameof(K3x3S2Valid_C32F1), nameof(K3x3S3x1Same_C3F32), nameof(K3x3S2x3Same_C3F5),
         nameof(K5x5Same_C3F17), nameof(K5x5S2Valid_C1F5), nameof(K5x5Valid_C32F16), nameof(K5x5Same_C3F16_TinyInput),
         nameof(K2x3Same_C32F5), nameof(K2x3S2Valid_C1F33), nameof(K3x1Same_C32F17), nameof(K2x2S2Valid_C32F32),
+        nameof(K3x3Same_C16F32), nameof(K3x3Valid_C16F48_TinyOutput), nameof(K3x3Same_C32F16_OneRow),
     ];
 
     [Theory]
@@ -59,6 +60,9 @@ public class ConvTests(ITestOutputHelper output)
             nameof(K2x3S2Valid_C1F33) => Check<ConvSpecShape<K2x3S2Valid_C1F33>>(counts, counts),
             nameof(K3x1Same_C32F17) => Check<ConvSpecShape<K3x1Same_C32F17>>(counts, counts),
             nameof(K2x2S2Valid_C32F32) => Check<ConvSpecShape<K2x2S2Valid_C32F32>>(counts, counts),
+            nameof(K3x3Same_C16F32) => Check<ConvSpecShape<K3x3Same_C16F32>>(counts, counts),
+            nameof(K3x3Valid_C16F48_TinyOutput) => Check<ConvSpecShape<K3x3Valid_C16F48_TinyOutput>>(counts, counts),
+            nameof(K3x3Same_C32F16_OneRow) => Check<ConvSpecShape<K3x3Same_C32F16_OneRow>>(counts, counts),
             _ => throw new ArgumentException(shape),
         };
         output.WriteLine($"{shape}: worst error / tolerance = {worst:F4}");
@@ -70,6 +74,25 @@ public class ConvTests(ITestOutputHelper output)
     {
         double worst = Math.Max(Check<ConvSpecShape<MnistConv1>>([2], [1, 2]), Check<ConvSpecShape<MnistConv2>>([2], [1, 2]));
         output.WriteLine($"worst error / tolerance = {worst:F4}");
+    }
+
+    /// <summary>
+    /// The Winograd path takes exactly the stride-1 3x3 shapes with channel counts that are multiples of 16 (and a
+    /// channel product of at most 1,024); the shapes above cover both sides, so both paths are checked.
+    /// </summary>
+    [Fact]
+    public void Winograd_applies_to_stride_1_3x3_with_16_multiple_channels()
+    {
+        Assert.True(Conv2D.UsesWinograd<ConvSpecShape<MnistConv2>>());
+        Assert.True(Conv2D.UsesWinograd<ConvSpecShape<K3x3Valid_C32F32>>());
+        Assert.True(Conv2D.UsesWinograd<ConvSpecShape<K3x3Same_C16F32>>());
+        Assert.True(Conv2D.UsesWinograd<ConvSpecShape<K3x3Valid_C16F48_TinyOutput>>());
+        Assert.True(Conv2D.UsesWinograd<ConvSpecShape<K3x3Same_C32F16_OneRow>>());
+        Assert.False(Conv2D.UsesWinograd<ConvSpecShape<MnistConv1>>()); // one input channel
+        Assert.False(Conv2D.UsesWinograd<ConvSpecShape<K3x3Same_C32F33>>()); // 33 filters
+        Assert.False(Conv2D.UsesWinograd<ConvSpecShape<K3x3S2Same_C3F16>>()); // stride 2
+        Assert.False(Conv2D.UsesWinograd<ConvSpecShape<K5x5Valid_C32F16>>()); // 5x5
+        Assert.False(Conv2D.UsesWinograd<ConvSpecShape<K2x2S2Valid_C32F32>>()); // 2x2
     }
 
     /// <summary>
@@ -88,6 +111,7 @@ public class ConvTests(ITestOutputHelper output)
             Adjoint<ConvSpecShape<K2x3S2Valid_C1F33>>(3, 2),
             Adjoint<ConvSpecShape<K3x3S3x1Same_C3F32>>(2, 2),
             Adjoint<ConvSpecShape<MnistConv2>>(1, 1),
+            Adjoint<ConvSpecShape<K3x3Same_C16F32>>(2, 2),
         };
         output.WriteLine($"worst |difference| / tolerance = {results.Max():F4}");
     }
@@ -103,6 +127,7 @@ public class ConvTests(ITestOutputHelper output)
         Concurrent<ConvSpecShape<K2x3S2Valid_C1F33>>(samples: 2, parts: 3);
         Concurrent<ConvSpecShape<K1x1S2Same_C32F17>>(samples: 1, parts: 3);
         Concurrent<ConvSpecShape<K3x3Same_C1F16>>(samples: 1, parts: 2);
+        Concurrent<ConvSpecShape<K3x3Same_C16F32>>(samples: 3, parts: 3); // Winograd: parts split chunks of tiles
     }
 
     /// <summary>An output may be its own aux (an in-place epilogue): bit-identical to separate buffers.</summary>
@@ -111,6 +136,7 @@ public class ConvTests(ITestOutputHelper output)
     {
         InPlace<ConvSpecShape<K3x3Same_C32F33>>(2, 2);
         InPlace<ConvSpecShape<K1x1S2Same_C32F17>>(3, 3);
+        InPlace<ConvSpecShape<K3x3Same_C16F32>>(2, 2); // Winograd
     }
 
     private static void InPlace<TShape>(int n, int parts)
@@ -163,9 +189,24 @@ public class ConvTests(ITestOutputHelper output)
             }
         }
 
+        Dims d2 = DimsOf<ConvSpecShape<MnistConv2>>();
+        var l2 = new Layout(d2, 1, Conv2D.PreparedWeightsLength<ConvSpecShape<MnistConv2>>(), shift: 0);
+        using Arena arena2 = Load(l2, RandomData(d2, 1, seed: 10));
+        void Winograd()
+        {
+            for (int part = 0; part < 2; part++)
+            {
+                Conv2D.Forward<ConvSpecShape<MnistConv2>, Epilogue.BiasActivation<Act.ReLU>>(arena2, l2.X, l2.W, l2.Y, 1, part, 2, bias: l2.Bias);
+                Conv2D.PrepareInputGradient<ConvSpecShape<MnistConv2>>(arena2, l2.W, l2.Prepared, part, 2);
+                Conv2D.InputGradient<ConvSpecShape<MnistConv2>, Epilogue.ActivationGradient<Act.ReLU>>(arena2, l2.Dy, l2.W, l2.Prepared, l2.Dx, 1, part, 2, aux: l2.AuxX);
+            }
+        }
+
         All();
+        Winograd();
         long before = GC.GetAllocatedBytesForCurrentThread();
         All();
+        Winograd();
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
@@ -345,37 +386,50 @@ public class ConvTests(ITestOutputHelper output)
             Reference r = Naive(d, n, data);
             var l = new Layout(d, n, Conv2D.PreparedWeightsLength<TShape>(), shift: n % 2 == 0 ? 0 : 5);
             using Arena arena = Load(l, data);
+            bool winograd = Conv2D.UsesWinograd<TShape>();
+            WinogradBound? forwardBound = winograd ? WinogradMagnitudes(d, n, data, inputGradient: false) : null;
+            WinogradBound? inputBound = winograd ? WinogradMagnitudes(d, n, data, inputGradient: true) : null;
             foreach (int parts in partCounts)
             {
-                string where = $"{typeof(TShape).GenericTypeArguments[0].Name} n={n} parts={parts}";
-                foreach (var e in new[] { EpilogueKind.None, EpilogueKind.BiasReLU, EpilogueKind.SigmoidGradient })
+                foreach (var algorithm in winograd ? new[] { ConvAlgorithm.Auto, ConvAlgorithm.Direct } : [ConvAlgorithm.Auto])
                 {
-                    Fill(arena, l.Y, d.YLen(n));
-                    for (int part = 0; part < parts; part++)
+                    bool wino = winograd && algorithm == ConvAlgorithm.Auto;
+                    string where = $"{typeof(TShape).GenericTypeArguments[0].Name} n={n} parts={parts} {(wino ? "Winograd" : "direct")}";
+                    foreach (var e in new[] { EpilogueKind.None, EpilogueKind.BiasReLU, EpilogueKind.SigmoidGradient })
                     {
-                        Forward<TShape>(arena, l, e, n, part, parts);
+                        Fill(arena, l.Y, d.YLen(n));
+                        for (int part = 0; part < parts; part++)
+                        {
+                            Forward<TShape>(arena, l, e, n, part, parts, algorithm);
+                        }
+
+                        worst = Math.Max(worst, wino
+                            ? Compare(arena, l.Y, r.Y, forwardBound!.Magnitude, forwardBound.Terms, e, data.Bias, d.F, data.AuxY, $"{where} forward {e}")
+                            : Compare(arena, l.Y, r.Y, r.YMag, d.KH * d.KW * d.InC, e, data.Bias, d.F, data.AuxY, $"{where} forward {e}"));
                     }
 
-                    worst = Math.Max(worst, Compare(arena, l.Y, r.Y, r.YMag, d.KH * d.KW * d.InC, e, data.Bias, d.F, data.AuxY, $"{where} forward {e}"));
+                    foreach (var e in new[] { EpilogueKind.None, EpilogueKind.SigmoidGradient })
+                    {
+                        Fill(arena, l.Dx, d.XLen(n));
+                        Fill(arena, l.Prepared, (int)Conv2D.PreparedWeightsLength<TShape>());
+                        for (int part = parts - 1; part >= 0; part--)
+                        {
+                            Conv2D.PrepareInputGradient<TShape>(arena, l.W, l.Prepared, part, parts, algorithm);
+                        }
+
+                        for (int part = 0; part < parts; part++)
+                        {
+                            InputGradient<TShape>(arena, l, e, n, part, parts, algorithm);
+                        }
+
+                        worst = Math.Max(worst, wino
+                            ? Compare(arena, l.Dx, r.Dx, inputBound!.Magnitude, inputBound.Terms, e, null, d.InC, data.AuxX, $"{where} input gradient {e}")
+                            : Compare(arena, l.Dx, r.Dx, r.DxMag, d.KH * d.KW * d.F, e, null, d.InC, data.AuxX, $"{where} input gradient {e}"));
+                        AssertGuard(arena, l.Prepared, (int)Conv2D.PreparedWeightsLength<TShape>(), $"{where} prepared weights");
+                    }
                 }
 
-                foreach (var e in new[] { EpilogueKind.None, EpilogueKind.SigmoidGradient })
-                {
-                    Fill(arena, l.Dx, d.XLen(n));
-                    Fill(arena, l.Prepared, (int)Conv2D.PreparedWeightsLength<TShape>());
-                    for (int part = parts - 1; part >= 0; part--)
-                    {
-                        Conv2D.PrepareInputGradient<TShape>(arena, l.W, l.Prepared, part, parts);
-                    }
-
-                    for (int part = 0; part < parts; part++)
-                    {
-                        InputGradient<TShape>(arena, l, e, n, part, parts);
-                    }
-
-                    worst = Math.Max(worst, Compare(arena, l.Dx, r.Dx, r.DxMag, d.KH * d.KW * d.F, e, null, d.InC, data.AuxX, $"{where} input gradient {e}"));
-                    AssertGuard(arena, l.Prepared, (int)Conv2D.PreparedWeightsLength<TShape>(), $"{where} prepared weights");
-                }
+                string whereDw = $"{typeof(TShape).GenericTypeArguments[0].Name} n={n} parts={parts}";
 
                 Fill(arena, l.Dw, d.WLen);
                 for (int part = 0; part < parts; part++)
@@ -383,41 +437,159 @@ public class ConvTests(ITestOutputHelper output)
                     Conv2D.WeightGradient<TShape>(arena, l.X, l.Dy, l.Dw, n, part, parts);
                 }
 
-                worst = Math.Max(worst, Compare(arena, l.Dw, r.Dw, r.DwMag, n * d.OutH * d.OutW, EpilogueKind.None, null, d.F, null, $"{where} weight gradient"));
+                worst = Math.Max(worst, Compare(arena, l.Dw, r.Dw, r.DwMag, n * d.OutH * d.OutW, EpilogueKind.None, null, d.F, null, $"{whereDw} weight gradient"));
             }
         }
 
         return worst;
     }
 
-    private static void Forward<TShape>(Arena arena, Layout l, EpilogueKind e, int n, int part, int parts)
+    private static void Forward<TShape>(Arena arena, Layout l, EpilogueKind e, int n, int part, int parts, ConvAlgorithm algorithm)
         where TShape : IConvShape
     {
         switch (e)
         {
             case EpilogueKind.None:
-                Conv2D.Forward<TShape, Epilogue.None>(arena, l.X, l.W, l.Y, n, part, parts);
+                Conv2D.Forward<TShape, Epilogue.None>(arena, l.X, l.W, l.Y, n, part, parts, algorithm: algorithm);
                 break;
             case EpilogueKind.BiasReLU:
-                Conv2D.Forward<TShape, Epilogue.BiasActivation<Act.ReLU>>(arena, l.X, l.W, l.Y, n, part, parts, bias: l.Bias);
+                Conv2D.Forward<TShape, Epilogue.BiasActivation<Act.ReLU>>(arena, l.X, l.W, l.Y, n, part, parts, bias: l.Bias, algorithm: algorithm);
                 break;
             default:
-                Conv2D.Forward<TShape, Epilogue.ActivationGradient<Act.Sigmoid>>(arena, l.X, l.W, l.Y, n, part, parts, aux: l.AuxY);
+                Conv2D.Forward<TShape, Epilogue.ActivationGradient<Act.Sigmoid>>(arena, l.X, l.W, l.Y, n, part, parts, aux: l.AuxY, algorithm: algorithm);
                 break;
         }
     }
 
-    private static void InputGradient<TShape>(Arena arena, Layout l, EpilogueKind e, int n, int part, int parts)
+    private static void InputGradient<TShape>(Arena arena, Layout l, EpilogueKind e, int n, int part, int parts, ConvAlgorithm algorithm)
         where TShape : IConvShape
     {
         if (e == EpilogueKind.None)
         {
-            Conv2D.InputGradient<TShape, Epilogue.None>(arena, l.Dy, l.W, l.Prepared, l.Dx, n, part, parts);
+            Conv2D.InputGradient<TShape, Epilogue.None>(arena, l.Dy, l.W, l.Prepared, l.Dx, n, part, parts, algorithm: algorithm);
         }
         else
         {
-            Conv2D.InputGradient<TShape, Epilogue.ActivationGradient<Act.Sigmoid>>(arena, l.Dy, l.W, l.Prepared, l.Dx, n, part, parts, aux: l.AuxX);
+            Conv2D.InputGradient<TShape, Epilogue.ActivationGradient<Act.Sigmoid>>(arena, l.Dy, l.W, l.Prepared, l.Dx, n, part, parts, aux: l.AuxX, algorithm: algorithm);
         }
+    }
+
+    /// <summary>The Winograd path's error bound for one pass: gamma_Terms times Magnitude, per output element.</summary>
+    private sealed record WinogradBound(double[] Magnitude, int Terms);
+
+    /// <summary>
+    /// Winograd F(2x2, 3x3) computes y = Aᵀ [Σ_c (G g Gᵀ) ⊙ (Bᵀ d B)] A in float. Rounding happens in the input
+    /// transform (2 stages of one addition), the filter transform (2 stages of two additions; the halvings are exact),
+    /// the products and their C-term sum, and the output transform (2 stages of two additions): the error is within
+    /// gamma_(C+11) of the same expression with every matrix and operand replaced by its absolute value, computed here
+    /// in double; Compare adds its own margin for the epilogue. That magnitude is a few times the direct sum's Σ|x w|
+    /// (the transforms add and subtract neighbouring inputs), so the bound is looser than the direct path's but still
+    /// 2^-24-sized relative to the operands: a wrong transform coefficient or tile misses it by orders of magnitude.
+    /// </summary>
+    private static WinogradBound WinogradMagnitudes(Dims d, int n, Data data, bool inputGradient)
+    {
+        // The pass as a stride-1 correlation (see ConvWinograd): A, its channels, the output and the padding.
+        int aH = inputGradient ? d.OutH : d.InH, aW = inputGradient ? d.OutW : d.InW, aC = inputGradient ? d.F : d.InC;
+        int oH = inputGradient ? d.InH : d.OutH, oW = inputGradient ? d.InW : d.OutW, no = inputGradient ? d.InC : d.F;
+        int pt = inputGradient ? d.KH - 1 - d.PT : d.PT, pl = inputGradient ? d.KW - 1 - d.PL : d.PL;
+        double A(int s, int h, int w, int c) =>
+            h < 0 || h >= aH || w < 0 || w >= aW ? 0
+            : Math.Abs((double)(inputGradient ? data.Dy[d.Y(s, h, w, c)] : data.X[d.X(s, h, w, c)]));
+        double Tap(int i, int j, int cin, int cout) =>
+            Math.Abs((double)(inputGradient ? data.W[d.W(2 - i, 2 - j, cout, cin)] : data.W[d.W(i, j, cin, cout)]));
+
+        double[,] g = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, 0.5, 0.5 }, { 0, 0, 1 } }; // |G|
+        double[,] bt = { { 1, 0, 1, 0 }, { 0, 1, 1, 0 }, { 0, 1, 1, 0 }, { 0, 1, 0, 1 } }; // |Bᵀ|
+        double[,] at = { { 1, 1, 1, 0 }, { 0, 1, 1, 1 } }; // |Aᵀ|
+
+        var u = new double[aC, no, 4, 4]; // |G| |g| |G|ᵀ
+        for (int ci = 0; ci < aC; ci++)
+        {
+            for (int co = 0; co < no; co++)
+            {
+                for (int r = 0; r < 4; r++)
+                {
+                    for (int q = 0; q < 4; q++)
+                    {
+                        double sum = 0;
+                        for (int i = 0; i < 3; i++)
+                        {
+                            for (int j = 0; j < 3; j++)
+                            {
+                                sum += g[r, i] * Tap(i, j, ci, co) * g[q, j];
+                            }
+                        }
+
+                        u[ci, co, r, q] = sum;
+                    }
+                }
+            }
+        }
+
+        var magnitude = new double[n * oH * oW * no];
+        var v = new double[aC, 4, 4]; // |Bᵀ| |d| |B| of one tile
+        for (int s = 0; s < n; s++)
+        {
+            for (int oh0 = 0; oh0 < oH; oh0 += 2)
+            {
+                for (int ow0 = 0; ow0 < oW; ow0 += 2)
+                {
+                    for (int ci = 0; ci < aC; ci++)
+                    {
+                        for (int r = 0; r < 4; r++)
+                        {
+                            for (int q = 0; q < 4; q++)
+                            {
+                                double sum = 0;
+                                for (int i = 0; i < 4; i++)
+                                {
+                                    for (int j = 0; j < 4; j++)
+                                    {
+                                        sum += bt[r, i] * A(s, oh0 - pt + i, ow0 - pl + j, ci) * bt[q, j];
+                                    }
+                                }
+
+                                v[ci, r, q] = sum;
+                            }
+                        }
+                    }
+
+                    for (int co = 0; co < no; co++)
+                    {
+                        var m = new double[4, 4];
+                        for (int r = 0; r < 4; r++)
+                        {
+                            for (int q = 0; q < 4; q++)
+                            {
+                                for (int ci = 0; ci < aC; ci++)
+                                {
+                                    m[r, q] += u[ci, co, r, q] * v[ci, r, q];
+                                }
+                            }
+                        }
+
+                        for (int p = 0; p < 2 && oh0 + p < oH; p++)
+                        {
+                            for (int t = 0; t < 2 && ow0 + t < oW; t++)
+                            {
+                                double sum = 0;
+                                for (int r = 0; r < 4; r++)
+                                {
+                                    for (int q = 0; q < 4; q++)
+                                    {
+                                        sum += at[p, r] * m[r, q] * at[t, q];
+                                    }
+                                }
+
+                                magnitude[((((s * oH) + oh0 + p) * oW) + ow0 + t) * no + co] = sum;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        return new WinogradBound(magnitude, aC + 11);
     }
 
     /// <summary>Compares an output with the reference (after the epilogue) and checks its slack and guard are untouched.</summary>

@@ -1,0 +1,428 @@
+using System.Runtime.CompilerServices;
+
+namespace NetDsl.Kernels;
+
+/// <summary>Which algorithm a convolution pass uses (see <see cref="Conv2D"/>).</summary>
+public enum ConvAlgorithm
+{
+    /// <summary>
+    /// Winograd F(2x2, 3x3) for the forward pass and the input gradient where it applies
+    /// (<see cref="Conv2D.UsesWinograd{TShape}"/>), the direct implicit GEMM everywhere else.
+    /// </summary>
+    Auto = 0,
+
+    /// <summary>Always the direct implicit GEMM (the reference the Winograd path is measured against).</summary>
+    Direct = 1,
+}
+
+/// <summary>
+/// One Winograd pass as a stride-1 3x3 correlation: input A (NHWC, <c>AH x AW x AC</c> per sample) against
+/// transformed filters into an output (<c>OH x OW x NOut</c>); output pixel (oh, ow) meets A pixel
+/// <c>(oh - PadTop + i, ow - PadLeft + j)</c> at tap (i, j), A reading as zero outside the image.
+/// </summary>
+internal interface IWinogradGeometry
+{
+    static abstract int AH { get; }
+
+    static abstract int AW { get; }
+
+    static abstract int AC { get; }
+
+    static abstract int OH { get; }
+
+    static abstract int OW { get; }
+
+    static abstract int NOut { get; }
+
+    static abstract int PadTop { get; }
+
+    static abstract int PadLeft { get; }
+}
+
+/// <summary>The forward pass: A = x, taps w[i, j, c, f], output y.</summary>
+internal readonly struct WinogradForward<TShape> : IWinogradGeometry
+    where TShape : IConvShape
+{
+    public static int AH => TShape.InH;
+
+    public static int AW => TShape.InW;
+
+    public static int AC => TShape.InC;
+
+    public static int OH => TShape.OutH;
+
+    public static int OW => TShape.OutW;
+
+    public static int NOut => TShape.Filters;
+
+    public static int PadTop => TShape.PadTop;
+
+    public static int PadLeft => TShape.PadLeft;
+}
+
+/// <summary>
+/// The input gradient (stride 1): A = dy, taps w[2 - i, 2 - j, c, f] transposed to [f, c], output dx; dy row
+/// <c>ih + PadTop - kh</c> meets dx row ih, so the correlation's padding is <c>KH - 1 - PadTop</c>.
+/// </summary>
+internal readonly struct WinogradInputGradient<TShape> : IWinogradGeometry
+    where TShape : IConvShape
+{
+    public static int AH => TShape.OutH;
+
+    public static int AW => TShape.OutW;
+
+    public static int AC => TShape.Filters;
+
+    public static int OH => TShape.InH;
+
+    public static int OW => TShape.InW;
+
+    public static int NOut => TShape.InC;
+
+    public static int PadTop => TShape.KH - 1 - TShape.PadTop;
+
+    public static int PadLeft => TShape.KW - 1 - TShape.PadLeft;
+}
+
+/// <summary>The 16 element-wise products of a chunk as one GEMM each: <c>M[t, n] = V[t, c] · U[c, n]</c>.</summary>
+internal readonly struct WinogradGemm<TG> : IGemmShape
+    where TG : IWinogradGeometry
+{
+    public static int N => TG.NOut;
+
+    public static int AStrideM => 16 * TG.AC;
+
+    public static int AStrideP => 1;
+}
+
+/// <summary>
+/// Winograd F(2x2, 3x3) (Lavin and Gray, 2016): each 2x2 block of outputs ("tile") is computed from the 4x4 input
+/// patch under it as <c>Aᵀ [Σ_c (G g Gᵀ) ⊙ (Bᵀ d B)] A</c>: 16 products per tile and channel pair instead of 36,
+/// so the multiply work of a 3x3 convolution drops 2.25x; the transforms are additions (and halvings, exact in
+/// float), done once per tile and channel. Applies to stride-1 3x3 convolutions whose channel counts are multiples of
+/// 16 (every SIMD width divides them, so no partial vectors); the transformed weights and the per-chunk scratch live
+/// on the stack, so the channel product is capped (<see cref="MaxChannelProduct"/>).
+/// </summary>
+internal static unsafe class ConvWinograd
+{
+    /// <summary>InC x Filters at most: 16 x InC x Filters transformed weights (64 KB) sit on the stack of each part.</summary>
+    public const int MaxChannelProduct = 1024;
+
+    /// <summary>Whether the shape qualifies (see the class remarks).</summary>
+    public static bool Applies<TShape>()
+        where TShape : IConvShape
+        => TShape.KH == 3 && TShape.KW == 3 && TShape.StrideH == 1 && TShape.StrideW == 1
+            && TShape.InC % 16 == 0 && TShape.Filters % 16 == 0 && TShape.InC * TShape.Filters <= MaxChannelProduct;
+
+    /// <summary>Floats of the input gradient's transformed weights: <c>16 x Filters x InC</c>.</summary>
+    public static long PreparedLength<TShape>()
+        where TShape : IConvShape
+        => 16L * TShape.Filters * TShape.InC;
+
+    /// <summary>
+    /// Part <paramref name="part"/> of the input gradient's transformed weights, <c>[16][Filters][InC]</c>: the
+    /// transform of the flipped, transposed taps, which is the forward transform with the points 0 and 3 of each axis
+    /// swapped (<c>G J = P G</c> for the reversal J and the swap P).
+    /// </summary>
+    public static void PrepareInputGradient<TShape>(float* w, float* prepared, int part, int parts)
+        where TShape : IConvShape
+    {
+        int c = TShape.InC, f = TShape.Filters;
+        long pairs = (long)c * f;
+        long start = pairs * part / parts, end = pairs * (part + 1) / parts;
+        float* u = stackalloc float[16];
+        for (long pair = start; pair < end; pair++)
+        {
+            int ci = (int)(pair / f), fi = (int)(pair - ((long)ci * f));
+            TransformFilter(w + ((long)ci * f) + fi, (long)c * f, u);
+            for (int r = 0; r < 4; r++)
+            {
+                for (int s = 0; s < 4; s++)
+                {
+                    int xi = (Swap03(r) * 4) + Swap03(s);
+                    prepared[(((long)xi * f) + fi) * c + ci] = u[(r * 4) + s];
+                }
+            }
+        }
+    }
+
+    private static int Swap03(int i) => i switch { 0 => 3, 3 => 0, _ => i };
+
+    /// <summary>
+    /// <c>u = G g Gᵀ</c> for one 3x3 filter whose tap (i, j) is at <c>g[(3i + j) * tapStride]</c>, with
+    /// G = [[1, 0, 0], [½, ½, ½], [½, -½, ½], [0, 0, 1]]; u is 4x4 row-major.
+    /// </summary>
+    private static void TransformFilter(float* g, long tapStride, float* u)
+    {
+        for (int r = 0; r < 4; r++)
+        {
+            // Row r of G g (three values), then that row times Gᵀ.
+            float t0 = Mix(r, g[0], g[3 * tapStride], g[6 * tapStride]);
+            float t1 = Mix(r, g[tapStride], g[4 * tapStride], g[7 * tapStride]);
+            float t2 = Mix(r, g[2 * tapStride], g[5 * tapStride], g[8 * tapStride]);
+            for (int s = 0; s < 4; s++)
+            {
+                u[(r * 4) + s] = Mix(s, t0, t1, t2);
+            }
+        }
+    }
+
+    /// <summary>Row <paramref name="r"/> of G times (a, b, c).</summary>
+    private static float Mix(int r, float a, float b, float c) => r switch
+    {
+        0 => a,
+        1 => (a + b + c) * 0.5f,
+        2 => (a - b + c) * 0.5f,
+        _ => c,
+    };
+}
+
+/// <summary>The Winograd passes for one SIMD width and geometry (see <see cref="ConvWinograd"/>).</summary>
+internal static unsafe class ConvWinogradKernels<TS, TV, TG>
+    where TS : ISimd<TV>
+    where TV : struct
+    where TG : IWinogradGeometry
+{
+    /// <summary>
+    /// Tiles per chunk: one of the GEMM's 8-row register tiles. A chunk's transformed inputs and products (16 KB each
+    /// for 32 channels) stay in L1/L2 between the three phases; on the reference conv2 (one thread) chunks of 8, 16
+    /// and 32 tiles measured 9.0, 10.4 and 9.8 ms forward, 10.9, 11.4 and 12.4 ms input gradient.
+    /// </summary>
+    private const int Chunk = 8;
+
+    /// <summary>
+    /// Part <paramref name="part"/> of the output, split by chunks of consecutive tiles (sample-major, then tile row,
+    /// then tile column), so every output element is computed the same way whatever the number of parts.
+    /// </summary>
+    /// <param name="a">A, NHWC.</param>
+    /// <param name="u">Transformed weights <c>[16][AC][NOut]</c>.</param>
+    /// <param name="y">Output, NHWC.</param>
+    /// <param name="samples">Samples in the batch.</param>
+    /// <param name="part">This call's part.</param>
+    /// <param name="parts">Number of parts.</param>
+    /// <param name="bias">Bias <c>[NOut]</c> for the epilogue, or null.</param>
+    /// <param name="aux">Tensor laid out like y for the epilogue, or null.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run<TEpi>(float* a, float* u, float* y, int samples, int part, int parts, float* bias, float* aux)
+        where TEpi : IEpilogue
+    {
+        int tilesW = (TG.OW + 1) / 2, tilesH = (TG.OH + 1) / 2;
+        long perImage = (long)tilesW * tilesH;
+        long total = samples * perImage;
+        long chunks = (total + Chunk - 1) / Chunk;
+        long first = chunks * part / parts, end = chunks * (part + 1) / parts;
+        if (first >= end)
+        {
+            return;
+        }
+
+        int ac = TG.AC, no = TG.NOut;
+        float* v = stackalloc float[(16 * Chunk * ac) + TS.Count]; // [Chunk][16][AC]: Bᵀ d B per tile, point, channel
+        float* m = stackalloc float[(16 * Chunk * no) + TS.Count]; // [16][Chunk][NOut]: the products
+        float* zeros = stackalloc float[ac]; // what A reads outside the image
+        new Span<float>(zeros, ac).Clear();
+        nint* patch = stackalloc nint[16];
+        long aImage = (long)TG.AH * TG.AW * ac, yImage = (long)TG.OH * TG.OW * no;
+        for (long chunk = first; chunk < end; chunk++)
+        {
+            long t0 = chunk * Chunk;
+            int count = (int)Math.Min(Chunk, total - t0);
+            for (int t = 0; t < count; t++)
+            {
+                long n = Locate(t0 + t, perImage, tilesW, out int oh0, out int ow0);
+                InputTile(a + (n * aImage), oh0 - TG.PadTop, ow0 - TG.PadLeft, v + ((long)t * 16 * ac), zeros, patch);
+            }
+
+            for (int xi = 0; xi < 16; xi++)
+            {
+                GemmKernel<TS, TV, WinogradGemm<TG>, Epilogue.None>.Run(
+                    v + ((long)xi * ac), u + ((long)xi * ac * no), m + ((long)xi * Chunk * no), 0, count, ac, null, null);
+            }
+
+            for (int t = 0; t < count; t++)
+            {
+                long n = Locate(t0 + t, perImage, tilesW, out int oh0, out int ow0);
+                OutputTile<TEpi>(m + ((long)t * no), y + (n * yImage), aux == null ? null : aux + (n * yImage), oh0, ow0, bias);
+            }
+        }
+    }
+
+    /// <summary>The forward pass: transforms w into stack scratch, then runs the tiles of this part.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward<TEpi>(float* x, float* w, float* y, int samples, int part, int parts, float* bias, float* aux)
+        where TEpi : IEpilogue
+    {
+        float* u = stackalloc float[(16 * TG.AC * TG.NOut) + TS.Count];
+        TransformWeights(w, u);
+        Run<TEpi>(x, u, y, samples, part, parts, bias, aux);
+    }
+
+    /// <summary>Sample of tile <paramref name="tile"/>, and its first output row and column.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static long Locate(long tile, long perImage, int tilesW, out int oh0, out int ow0)
+    {
+        long n = tile / perImage;
+        int inImage = (int)(tile - (n * perImage));
+        int tr = inImage / tilesW;
+        oh0 = 2 * tr;
+        ow0 = 2 * (inImage - (tr * tilesW));
+        return n;
+    }
+
+    /// <summary>
+    /// <c>U[ξ][c][f] = (G g Gᵀ)[ξ]</c> for the forward taps <c>g[i][j] = w[i, j, c, f]</c>, a vector of filters at
+    /// a time (the same transform as <see cref="ConvWinograd"/>'s scalar one).
+    /// </summary>
+    private static void TransformWeights(float* w, float* u)
+    {
+        int c = TG.AC, f = TG.NOut;
+        long tap = (long)c * f;
+        TV half = TS.Broadcast(0.5f);
+        for (int ci = 0; ci < c; ci++)
+        {
+            for (int fi = 0; fi < f; fi += TS.Count)
+            {
+                float* g = w + ((long)ci * f) + fi;
+                float* o = u + ((long)ci * f) + fi;
+
+                // Rows of G g: G's rows applied to the filter's three rows, per column j.
+                TV g00 = TS.Load(g), g01 = TS.Load(g + tap), g02 = TS.Load(g + (2 * tap));
+                TV g10 = TS.Load(g + (3 * tap)), g11 = TS.Load(g + (4 * tap)), g12 = TS.Load(g + (5 * tap));
+                TV g20 = TS.Load(g + (6 * tap)), g21 = TS.Load(g + (7 * tap)), g22 = TS.Load(g + (8 * tap));
+                TV s0 = TS.Add(g00, g20), s1 = TS.Add(g01, g21), s2 = TS.Add(g02, g22);
+                FilterRow(o, 0, g00, g01, g02, half);
+                FilterRow(o, 1, TS.Multiply(TS.Add(s0, g10), half), TS.Multiply(TS.Add(s1, g11), half), TS.Multiply(TS.Add(s2, g12), half), half);
+                FilterRow(o, 2, TS.Multiply(TS.Subtract(s0, g10), half), TS.Multiply(TS.Subtract(s1, g11), half), TS.Multiply(TS.Subtract(s2, g12), half), half);
+                FilterRow(o, 3, g20, g21, g22, half);
+            }
+        }
+    }
+
+    /// <summary>Row r of <c>(G g) Gᵀ</c> from row r of G g, stored at points 4r..4r+3.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FilterRow(float* o, int r, TV t0, TV t1, TV t2, TV half)
+    {
+        long point = (long)TG.AC * TG.NOut;
+        float* p = o + (4 * r * point);
+        TV s = TS.Add(t0, t2);
+        TS.Store(p, t0);
+        TS.Store(p + point, TS.Multiply(TS.Add(s, t1), half));
+        TS.Store(p + (2 * point), TS.Multiply(TS.Subtract(s, t1), half));
+        TS.Store(p + (3 * point), t2);
+    }
+
+    /// <summary>
+    /// <c>Bᵀ d B</c> for the 4x4 patch whose top-left pixel is (<paramref name="ih0"/>, <paramref name="iw0"/>), with
+    /// Bᵀ = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]; point ξ goes to <c>v + ξ * AC</c> (a tile's
+    /// 16 points are contiguous, so its stores do not alias in L1).
+    /// Pixels outside the image read from <paramref name="zeros"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void InputTile(float* image, int ih0, int iw0, float* v, float* zeros, nint* patch)
+    {
+        int ac = TG.AC;
+        for (int r = 0; r < 4; r++)
+        {
+            bool rowInside = (uint)(ih0 + r) < (uint)TG.AH;
+            for (int s = 0; s < 4; s++)
+            {
+                bool inside = rowInside && (uint)(iw0 + s) < (uint)TG.AW;
+                patch[(r * 4) + s] = inside ? (nint)(image + ((((long)(ih0 + r) * TG.AW) + iw0 + s) * ac)) : (nint)zeros;
+            }
+        }
+
+        long point = ac;
+        for (int c = 0; c < ac; c += TS.Count)
+        {
+            // Columns of Bᵀ d (the row combinations), per patch column s.
+            Column(patch, 0, c, out TV a0, out TV b0, out TV c0, out TV d0);
+            Column(patch, 1, c, out TV a1, out TV b1, out TV c1, out TV d1);
+            Column(patch, 2, c, out TV a2, out TV b2, out TV c2, out TV d2);
+            Column(patch, 3, c, out TV a3, out TV b3, out TV c3, out TV d3);
+
+            // Each row of Bᵀ d times B.
+            InputRow(v + c, 0, point, a0, a1, a2, a3);
+            InputRow(v + c, 1, point, b0, b1, b2, b3);
+            InputRow(v + c, 2, point, c0, c1, c2, c3);
+            InputRow(v + c, 3, point, d0, d1, d2, d3);
+        }
+    }
+
+    /// <summary>Column s of <c>Bᵀ d</c>: (d0 - d2, d1 + d2, d2 - d1, d1 - d3) over the patch's rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Column(nint* patch, int s, int c, out TV r0, out TV r1, out TV r2, out TV r3)
+    {
+        TV p0 = TS.Load((float*)patch[s] + c), p1 = TS.Load((float*)patch[4 + s] + c);
+        TV p2 = TS.Load((float*)patch[8 + s] + c), p3 = TS.Load((float*)patch[12 + s] + c);
+        r0 = TS.Subtract(p0, p2);
+        r1 = TS.Add(p1, p2);
+        r2 = TS.Subtract(p2, p1);
+        r3 = TS.Subtract(p1, p3);
+    }
+
+    /// <summary>Row r of <c>(Bᵀ d) B</c>, stored at points 4r..4r+3.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void InputRow(float* v, int r, long point, TV t0, TV t1, TV t2, TV t3)
+    {
+        float* p = v + (4 * r * point);
+        TS.Store(p, TS.Subtract(t0, t2));
+        TS.Store(p + point, TS.Add(t1, t2));
+        TS.Store(p + (2 * point), TS.Subtract(t2, t1));
+        TS.Store(p + (3 * point), TS.Subtract(t1, t3));
+    }
+
+    /// <summary>
+    /// <c>Aᵀ m A</c> with Aᵀ = [[1, 1, 1, 0], [0, 1, -1, -1]] for one tile (point ξ of output channel n at
+    /// <c>m + ξ * Chunk * NOut + n</c>), through the epilogue, into the outputs of the tile inside the image.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void OutputTile<TEpi>(float* m, float* y, float* aux, int oh0, int ow0, float* bias)
+        where TEpi : IEpilogue
+    {
+        int no = TG.NOut;
+        long point = (long)Chunk * no;
+        bool row1 = oh0 + 1 < TG.OH, col1 = ow0 + 1 < TG.OW;
+        long at00 = (((long)oh0 * TG.OW) + ow0) * no;
+        long rowStep = (long)TG.OW * no;
+        for (int k = 0; k < no; k += TS.Count)
+        {
+            float* p = m + k;
+
+            // Aᵀ m: two rows, each a combination of m's four rows, per column s.
+            OutputColumn(p, 0, point, out TV u0, out TV l0);
+            OutputColumn(p, 1, point, out TV u1, out TV l1);
+            OutputColumn(p, 2, point, out TV u2, out TV l2);
+            OutputColumn(p, 3, point, out TV u3, out TV l3);
+
+            Emit<TEpi>(y, aux, at00 + k, TS.Add(TS.Add(u0, u1), u2), bias + k);
+            if (col1)
+            {
+                Emit<TEpi>(y, aux, at00 + no + k, TS.Subtract(TS.Subtract(u1, u2), u3), bias + k);
+            }
+
+            if (row1)
+            {
+                Emit<TEpi>(y, aux, at00 + rowStep + k, TS.Add(TS.Add(l0, l1), l2), bias + k);
+                if (col1)
+                {
+                    Emit<TEpi>(y, aux, at00 + rowStep + no + k, TS.Subtract(TS.Subtract(l1, l2), l3), bias + k);
+                }
+            }
+        }
+    }
+
+    /// <summary>Column s of <c>Aᵀ m</c>: (m0 + m1 + m2, m1 - m2 - m3) over m's rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void OutputColumn(float* p, int s, long point, out TV upper, out TV lower)
+    {
+        TV m0 = TS.Load(p + (s * point)), m1 = TS.Load(p + ((4 + s) * point));
+        TV m2 = TS.Load(p + ((8 + s) * point)), m3 = TS.Load(p + ((12 + s) * point));
+        upper = TS.Add(TS.Add(m0, m1), m2);
+        lower = TS.Subtract(TS.Subtract(m1, m2), m3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Emit<TEpi>(float* y, float* aux, long at, TV value, float* bias)
+        where TEpi : IEpilogue
+        => TS.Store(y + at, TEpi.Apply<TS, TV>(value, bias, aux == null ? null : aux + at));
+}
