@@ -9,9 +9,9 @@ namespace NetDsl.Benchmarks;
 /// 2 parts on 2 threads (a <see cref="WorkerPool"/>, the caller taking part 0):
 /// conv1 28x28x1 -> 26x26x32 (3x3 valid): 2 x 128 x 676 x 32 x 9 = 49.84 MFLOP per pass;
 /// conv2 26x26x32 -> 24x24x32 (3x3 valid): 2 x 128 x 576 x 32 x 288 = 1358.95 MFLOP per pass (forward, weight
-/// gradient and input gradient alike). conv2's forward pass and input gradient run Winograd F(2x2, 3x3) (2.25x fewer
-/// multiplications; the *Direct benchmarks run the direct implicit GEMM side by side), so for them MFLOP / (time in
-/// µs) is an effective rate, the direct algorithm's FLOPs per second of Winograd time. GFLOP/s = MFLOP / (time in µs); compare with
+/// gradient and input gradient alike). conv2's forward pass, input gradient and weight gradient run Winograd
+/// F(2x2, 3x3) (2.25x fewer multiplications; the *Direct benchmarks run the direct kernels side by side), so for them
+/// MFLOP / (time in µs) is an effective rate, the direct algorithm's FLOPs per second of Winograd time. GFLOP/s = MFLOP / (time in µs); compare with
 /// <see cref="PeakBenchmarks.FmaPeak512"/> from the same run (384 MFLOP per call, one thread; two threads have twice
 /// that peak). On a shared, noisy machine the Min column is the better estimate of what the kernel can do.
 /// </summary>
@@ -51,6 +51,7 @@ public class ConvBenchmarks
         Conv2InputGradient,
         Conv2ForwardDirect,
         Conv2InputGradientDirect,
+        Conv2WeightGradientDirect,
     }
 
     /// <summary>conv1 of the reference CNN.</summary>
@@ -172,6 +173,14 @@ public class ConvBenchmarks
     [Benchmark]
     public void Conv2InputGradientDirect2T() => _pool.Run(_job, (int)Kernel.Conv2InputGradientDirect);
 
+    /// <summary>conv2 weight gradient with the direct kernel instead of Winograd, 1 thread (1358.95 MFLOP).</summary>
+    [Benchmark]
+    public void Conv2WeightGradientDirect1T() => Run(Kernel.Conv2WeightGradientDirect, 0, 1);
+
+    /// <summary>conv2 weight gradient with the direct kernel, 2 threads (1358.95 MFLOP).</summary>
+    [Benchmark]
+    public void Conv2WeightGradientDirect2T() => _pool.Run(_job, (int)Kernel.Conv2WeightGradientDirect);
+
     private void Run(Kernel kernel, int part, int parts)
     {
         switch (kernel)
@@ -190,6 +199,9 @@ public class ConvBenchmarks
                 break;
             case Kernel.Conv2ForwardDirect:
                 Conv2D.Forward<Conv2Shape, Epilogue.BiasActivation<Act.ReLU>>(_arena, Y1, W2, Y2, Batch, part, parts, bias: B2, algorithm: ConvAlgorithm.Direct);
+                break;
+            case Kernel.Conv2WeightGradientDirect:
+                Conv2D.WeightGradient<Conv2Shape>(_arena, Y1, Dy2, Dw2, Batch, part, parts, ConvAlgorithm.Direct);
                 break;
             case Kernel.Conv2InputGradientDirect:
                 Conv2D.InputGradient<Conv2Shape, Epilogue.ActivationGradient<Act.ReLU>>(_arena, Dy2, W2, PreparedDirect2, Dx2, Batch, part, parts, aux: Y1, algorithm: ConvAlgorithm.Direct);

@@ -87,8 +87,10 @@ public interface IConvShape
 /// as Winograd F(2x2, 3x3): per chunk of 8 output tiles, the 4x4 input patches are transformed (additions only),
 /// multiplied by the transformed weights as 16 small GEMMs over the channels (the register-blocked GEMM kernel) and
 /// transformed back through the epilogue; 2.25x fewer multiplications. The forward pass transforms the weights
-/// itself (on the stack, each part); the input gradient reads them from the prepared scratch. On the reference
-/// conv2 (one thread) it measured 8.7 ms against 12.5 ms forward and 10.9 against 13.9 ms input gradient.
+/// itself (on the stack, each part); the input gradient reads them from the prepared scratch. The weight gradient is
+/// the same bilinear form's adjoint (16 GEMMs reducing over the tiles, then a 4x4 -> 3x3 transform per weight), its
+/// parts splitting the input channels in groups of 16 (so it needs the part count to divide InC / 16; else direct).
+/// See the README for the side-by-side measurements.
 /// </para>
 /// </remarks>
 public static unsafe class Conv2D
@@ -157,11 +159,31 @@ public static unsafe class Conv2D
     /// <param name="samples">Samples in the batch.</param>
     /// <param name="part">This call's part, 0..<paramref name="parts"/>-1.</param>
     /// <param name="parts">Number of parts the work is split in.</param>
-    public static void WeightGradient<TShape>(Arena arena, long x, long dy, long dw, int samples, int part, int parts)
+    /// <param name="algorithm">
+    /// Winograd where it applies (the default; for the weight gradient also only when <paramref name="parts"/> divides
+    /// the input channels' groups of 16), or always the direct kernel.
+    /// </param>
+    public static void WeightGradient<TShape>(Arena arena, long x, long dy, long dw, int samples, int part, int parts,
+        ConvAlgorithm algorithm = ConvAlgorithm.Auto)
         where TShape : IConvShape
     {
         float* p = arena.Pointer;
-        if (Vector512.IsHardwareAccelerated)
+        if (algorithm == ConvAlgorithm.Auto && ConvWinograd.AppliesToWeightGradient<TShape>(parts))
+        {
+            if (Vector512.IsHardwareAccelerated)
+            {
+                ConvWinogradKernels<Simd512, Vector512<float>, WinogradForward<TShape>>.WeightGradient(p + x, p + dy, p + dw, samples, part, parts);
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                ConvWinogradKernels<Simd256, Vector256<float>, WinogradForward<TShape>>.WeightGradient(p + x, p + dy, p + dw, samples, part, parts);
+            }
+            else
+            {
+                ConvWinogradKernels<Simd128, Vector128<float>, WinogradForward<TShape>>.WeightGradient(p + x, p + dy, p + dw, samples, part, parts);
+            }
+        }
+        else if (Vector512.IsHardwareAccelerated)
         {
             ConvWeightGradientKernels<Simd512, Vector512<float>, TShape>.Run(p + x, p + dy, p + dw, samples, part, parts);
         }
@@ -178,7 +200,7 @@ public static unsafe class Conv2D
     /// <summary>
     /// Whether <see cref="ConvAlgorithm.Auto"/> runs the forward pass and the input gradient of this shape with
     /// Winograd F(2x2, 3x3): 3x3 kernels, stride 1, input channels and filters multiples of 16 with a product of at
-    /// most 1,024 (e.g. 32 x 32). The weight gradient is always the direct kernel.
+    /// most 1,024 (e.g. 32 x 32). The weight gradient also takes it when the part count divides InC / 16.
     /// </summary>
     /// <returns>True where the Winograd path applies.</returns>
     public static bool UsesWinograd<TShape>()

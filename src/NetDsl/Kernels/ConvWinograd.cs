@@ -96,12 +96,29 @@ internal readonly struct WinogradGemm<TG> : IGemmShape
 }
 
 /// <summary>
+/// The weight gradient's 16 products: <c>S[c, f] += Vᵀ[c, t] · Z[t, f]</c> over a chunk's tiles t, with V laid out
+/// <c>[t][16][AC]</c> (the forward pass's transformed inputs) and Z <c>[16][t][NOut]</c>.
+/// </summary>
+internal readonly struct WinogradWeightGemm<TG> : IGemmShape
+    where TG : IWinogradGeometry
+{
+    public static int N => TG.NOut;
+
+    public static int AStrideM => 1;
+
+    public static int AStrideP => 16 * TG.AC;
+}
+
+/// <summary>
 /// Winograd F(2x2, 3x3) (Lavin and Gray, 2016): each 2x2 block of outputs ("tile") is computed from the 4x4 input
 /// patch under it as <c>Aᵀ [Σ_c (G g Gᵀ) ⊙ (Bᵀ d B)] A</c>: 16 products per tile and channel pair instead of 36,
 /// so the multiply work of a 3x3 convolution drops 2.25x; the transforms are additions (and halvings, exact in
 /// float), done once per tile and channel. Applies to stride-1 3x3 convolutions whose channel counts are multiples of
 /// 16 (every SIMD width divides them, so no partial vectors); the transformed weights and the per-chunk scratch live
 /// on the stack, so the channel product is capped (<see cref="MaxChannelProduct"/>).
+/// The weight gradient is the same bilinear form read the other way (its adjoint):
+/// <c>dg = Gᵀ [Σ_tiles (A dy Aᵀ) ⊙ (Bᵀ d B)] G</c> per input channel and filter, i.e. 16 GEMMs that reduce over the
+/// tiles of the batch, then one 4x4 -> 3x3 transform per weight.
 /// </summary>
 internal static unsafe class ConvWinograd
 {
@@ -113,6 +130,14 @@ internal static unsafe class ConvWinograd
         where TShape : IConvShape
         => TShape.KH == 3 && TShape.KW == 3 && TShape.StrideH == 1 && TShape.StrideW == 1
             && TShape.InC % 16 == 0 && TShape.Filters % 16 == 0 && TShape.InC * TShape.Filters <= MaxChannelProduct;
+
+    /// <summary>
+    /// Whether the weight gradient of a qualifying shape takes the Winograd path for this part count: the parts split
+    /// the input channels in groups of 16, so the groups must divide evenly (else the direct kernel balances better).
+    /// </summary>
+    public static bool AppliesToWeightGradient<TShape>(int parts)
+        where TShape : IConvShape
+        => Applies<TShape>() && parts > 0 && TShape.InC / 16 % parts == 0;
 
     /// <summary>Floats of the input gradient's transformed weights: <c>16 x Filters x InC</c>.</summary>
     public static long PreparedLength<TShape>()
@@ -230,7 +255,7 @@ internal static unsafe class ConvWinogradKernels<TS, TV, TG>
             for (int t = 0; t < count; t++)
             {
                 long n = Locate(t0 + t, perImage, tilesW, out int oh0, out int ow0);
-                InputTile(a + (n * aImage), oh0 - TG.PadTop, ow0 - TG.PadLeft, v + ((long)t * 16 * ac), zeros, patch);
+                InputTile(a + (n * aImage), oh0 - TG.PadTop, ow0 - TG.PadLeft, v + ((long)t * 16 * ac), zeros, patch, 0, ac);
             }
 
             for (int xi = 0; xi < 16; xi++)
@@ -255,6 +280,154 @@ internal static unsafe class ConvWinogradKernels<TS, TV, TG>
         float* u = stackalloc float[(16 * TG.AC * TG.NOut) + TS.Count];
         TransformWeights(w, u);
         Run<TEpi>(x, u, y, samples, part, parts, bias, aux);
+    }
+
+    /// <summary>
+    /// Tiles per chunk of the weight gradient: the reduction length of its 16 GEMMs per chunk (the sums are reloaded
+    /// once per chunk).
+    /// </summary>
+    private const int WeightChunk = 16;
+
+    /// <summary>
+    /// Part <paramref name="part"/> of the weight gradient (TG = the forward geometry: A = x, output = dy): the parts
+    /// split the input channels in groups of 16, each reducing over every tile of every sample, so every element is
+    /// written by exactly one part and no cross-part reduction is needed. Needs the group count divisible by
+    /// <paramref name="parts"/> (see <see cref="Conv2D.WeightGradient{TShape}"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void WeightGradient(float* x, float* dy, float* dw, int samples, int part, int parts)
+    {
+        int c = TG.AC, f = TG.NOut;
+        int groups = c / 16;
+        int c0 = 16 * (groups * part / parts), c1 = 16 * (groups * (part + 1) / parts);
+        if (c0 >= c1)
+        {
+            return;
+        }
+
+        int tilesW = (TG.OW + 1) / 2, tilesH = (TG.OH + 1) / 2;
+        long perImage = (long)tilesW * tilesH;
+        long total = samples * perImage;
+        float* sums = stackalloc float[(16 * c * f) + TS.Count]; // [16][C][F]: Σ_tiles Z ⊙ V per point (rows c0..c1)
+        float* v = stackalloc float[(WeightChunk * 16 * c) + TS.Count]; // [t][16][C]: Bᵀ d B (channels c0..c1)
+        float* z = stackalloc float[(16 * WeightChunk * f) + TS.Count]; // [16][t][F]: A dy Aᵀ
+        float* zeros = stackalloc float[c];
+        new Span<float>(zeros, c).Clear();
+        if (total == 0)
+        {
+            new Span<float>(sums, 16 * c * f).Clear();
+        }
+
+        nint* patch = stackalloc nint[16];
+        long xImage = (long)TG.AH * TG.AW * c, dyImage = (long)TG.OH * TG.OW * f;
+        for (long t0 = 0; t0 < total; t0 += WeightChunk)
+        {
+            int count = (int)Math.Min(WeightChunk, total - t0);
+            for (int t = 0; t < count; t++)
+            {
+                long n = Locate(t0 + t, perImage, tilesW, out int oh0, out int ow0);
+                InputTile(x + (n * xImage), oh0 - TG.PadTop, ow0 - TG.PadLeft, v + ((long)t * 16 * c), zeros, patch, c0, c1);
+                GradientTile(dy + (n * dyImage), oh0, ow0, z + ((long)t * f));
+            }
+
+            for (int xi = 0; xi < 16; xi++)
+            {
+                GemmKernel<TS, TV, WinogradWeightGemm<TG>, Epilogue.None>.Run(
+                    v + ((long)xi * c), z + ((long)xi * WeightChunk * f), sums + ((long)xi * c * f), c0, c1, count, null, null,
+                    accumulate: t0 != 0);
+            }
+        }
+
+        for (int ci = c0; ci < c1; ci++)
+        {
+            for (int fi = 0; fi < f; fi += TS.Count)
+            {
+                WeightsFromSums(sums + ((long)ci * f) + fi, dw + ((long)ci * f) + fi);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <c>A dy Aᵀ</c> for the 2x2 block of dy at (<paramref name="oh0"/>, <paramref name="ow0"/>) (zero past the
+    /// output's edge), A = [[1, 0], [1, 1], [1, -1], [0, -1]]; point ξ of filter f goes to
+    /// <c>z + ξ * WeightChunk * NOut + f</c>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void GradientTile(float* dy, int oh0, int ow0, float* z)
+    {
+        int f = TG.NOut;
+        bool row1 = oh0 + 1 < TG.OH, col1 = ow0 + 1 < TG.OW;
+        float* p00 = dy + ((((long)oh0 * TG.OW) + ow0) * f);
+        long rowStep = (long)TG.OW * f, point = (long)WeightChunk * f;
+        for (int k = 0; k < f; k += TS.Count)
+        {
+            TV d00 = TS.Load(p00 + k);
+            TV d01 = col1 ? TS.Load(p00 + f + k) : TS.Zero;
+            TV d10 = row1 ? TS.Load(p00 + rowStep + k) : TS.Zero;
+            TV d11 = row1 && col1 ? TS.Load(p00 + rowStep + f + k) : TS.Zero;
+
+            // Rows of A dy (per column): (d0, d0 + d1, d0 - d1, -d1); then each row times Aᵀ the same way.
+            GradientRow(z + k, 0, point, d00, d01);
+            GradientRow(z + k, 1, point, TS.Add(d00, d10), TS.Add(d01, d11));
+            GradientRow(z + k, 2, point, TS.Subtract(d00, d10), TS.Subtract(d01, d11));
+            GradientRow(z + k, 3, point, TS.Subtract(TS.Zero, d10), TS.Subtract(TS.Zero, d11));
+        }
+    }
+
+    /// <summary>Row r of <c>(A dy) Aᵀ</c> from row r of A dy, stored at points 4r..4r+3.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void GradientRow(float* z, int r, long point, TV e0, TV e1)
+    {
+        float* p = z + (4 * r * point);
+        TS.Store(p, e0);
+        TS.Store(p + point, TS.Add(e0, e1));
+        TS.Store(p + (2 * point), TS.Subtract(e0, e1));
+        TS.Store(p + (3 * point), TS.Subtract(TS.Zero, e1));
+    }
+
+    /// <summary>
+    /// <c>dg = Gᵀ S G</c> for one input channel and a vector of filters: point ξ of S at <c>sums + ξ * AC * NOut</c>,
+    /// tap (i, j) of dg at <c>dw + (3i + j) * AC * NOut</c>. Gᵀ's rows are (1, ½, ½, 0), (0, ½, -½, 0), (0, ½, ½, 1).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WeightsFromSums(float* sums, float* dw)
+    {
+        long point = (long)TG.AC * TG.NOut;
+        TV half = TS.Broadcast(0.5f);
+
+        // Gᵀ S: three rows, each a combination of S's four rows, per column s.
+        SumsColumn(sums, 0, point, half, out TV a0, out TV b0, out TV c0);
+        SumsColumn(sums, 1, point, half, out TV a1, out TV b1, out TV c1);
+        SumsColumn(sums, 2, point, half, out TV a2, out TV b2, out TV c2);
+        SumsColumn(sums, 3, point, half, out TV a3, out TV b3, out TV c3);
+
+        // (Gᵀ S) G: the same combinations along each row.
+        WeightsRow(dw, 0, point, half, a0, a1, a2, a3);
+        WeightsRow(dw, 1, point, half, b0, b1, b2, b3);
+        WeightsRow(dw, 2, point, half, c0, c1, c2, c3);
+    }
+
+    /// <summary>Column s of <c>Gᵀ S</c>: (S0 + ½(S1 + S2), ½(S1 - S2), ½(S1 + S2) + S3).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SumsColumn(float* sums, int s, long point, TV half, out TV r0, out TV r1, out TV r2)
+    {
+        TV s0 = TS.Load(sums + (s * point)), s1 = TS.Load(sums + ((4 + s) * point));
+        TV s2 = TS.Load(sums + ((8 + s) * point)), s3 = TS.Load(sums + ((12 + s) * point));
+        TV mid = TS.Multiply(TS.Add(s1, s2), half);
+        r0 = TS.Add(s0, mid);
+        r1 = TS.Multiply(TS.Subtract(s1, s2), half);
+        r2 = TS.Add(mid, s3);
+    }
+
+    /// <summary>Row i of <c>(Gᵀ S) G</c> from row i of Gᵀ S, stored at taps (i, 0..2).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WeightsRow(float* dw, int i, long point, TV half, TV t0, TV t1, TV t2, TV t3)
+    {
+        float* p = dw + (3 * i * point);
+        TV mid = TS.Multiply(TS.Add(t1, t2), half);
+        TS.Store(p, TS.Add(t0, mid));
+        TS.Store(p + point, TS.Multiply(TS.Subtract(t1, t2), half));
+        TS.Store(p + (2 * point), TS.Add(mid, t3));
     }
 
     /// <summary>Sample of tile <paramref name="tile"/>, and its first output row and column.</summary>
@@ -315,12 +488,39 @@ internal static unsafe class ConvWinogradKernels<TS, TV, TG>
     /// <c>Bᵀ d B</c> for the 4x4 patch whose top-left pixel is (<paramref name="ih0"/>, <paramref name="iw0"/>), with
     /// Bᵀ = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]; point ξ goes to <c>v + ξ * AC</c> (a tile's
     /// 16 points are contiguous, so its stores do not alias in L1).
-    /// Pixels outside the image read from <paramref name="zeros"/>.
+    /// Pixels outside the image read from <paramref name="zeros"/>. Only channels [<paramref name="cStart"/>,
+    /// <paramref name="cEnd"/>) are transformed.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void InputTile(float* image, int ih0, int iw0, float* v, float* zeros, nint* patch)
+    private static void InputTile(float* image, int ih0, int iw0, float* v, float* zeros, nint* patch, int cStart, int cEnd)
     {
         int ac = TG.AC;
+        long point = ac;
+        if (ih0 >= 0 && ih0 <= TG.AH - 4 && iw0 >= 0 && iw0 <= TG.AW - 4)
+        {
+            // Interior patch (every tile of a valid convolution): each pixel is the corner plus a constant.
+            float* corner = image + ((((long)ih0 * TG.AW) + iw0) * ac);
+            for (int c = cStart; c < cEnd; c += TS.Count)
+            {
+                float* p = corner + c;
+                long row = (long)TG.AW * ac;
+                Column(TS.Load(p), TS.Load(p + row), TS.Load(p + (2 * row)), TS.Load(p + (3 * row)), out TV a0, out TV b0, out TV c0, out TV d0);
+                p += ac;
+                Column(TS.Load(p), TS.Load(p + row), TS.Load(p + (2 * row)), TS.Load(p + (3 * row)), out TV a1, out TV b1, out TV c1, out TV d1);
+                p += ac;
+                Column(TS.Load(p), TS.Load(p + row), TS.Load(p + (2 * row)), TS.Load(p + (3 * row)), out TV a2, out TV b2, out TV c2, out TV d2);
+                p += ac;
+                Column(TS.Load(p), TS.Load(p + row), TS.Load(p + (2 * row)), TS.Load(p + (3 * row)), out TV a3, out TV b3, out TV c3, out TV d3);
+                InputRow(v + c, 0, point, a0, a1, a2, a3);
+                InputRow(v + c, 1, point, b0, b1, b2, b3);
+                InputRow(v + c, 2, point, c0, c1, c2, c3);
+                InputRow(v + c, 3, point, d0, d1, d2, d3);
+            }
+
+            return;
+        }
+
+        // Edge patch: pixels outside the image read from the zero row.
         for (int r = 0; r < 4; r++)
         {
             bool rowInside = (uint)(ih0 + r) < (uint)TG.AH;
@@ -331,14 +531,13 @@ internal static unsafe class ConvWinogradKernels<TS, TV, TG>
             }
         }
 
-        long point = ac;
-        for (int c = 0; c < ac; c += TS.Count)
+        for (int c = cStart; c < cEnd; c += TS.Count)
         {
             // Columns of Bᵀ d (the row combinations), per patch column s.
-            Column(patch, 0, c, out TV a0, out TV b0, out TV c0, out TV d0);
-            Column(patch, 1, c, out TV a1, out TV b1, out TV c1, out TV d1);
-            Column(patch, 2, c, out TV a2, out TV b2, out TV c2, out TV d2);
-            Column(patch, 3, c, out TV a3, out TV b3, out TV c3, out TV d3);
+            Column(Pixel(patch, 0, c), Pixel(patch, 4, c), Pixel(patch, 8, c), Pixel(patch, 12, c), out TV a0, out TV b0, out TV c0, out TV d0);
+            Column(Pixel(patch, 1, c), Pixel(patch, 5, c), Pixel(patch, 9, c), Pixel(patch, 13, c), out TV a1, out TV b1, out TV c1, out TV d1);
+            Column(Pixel(patch, 2, c), Pixel(patch, 6, c), Pixel(patch, 10, c), Pixel(patch, 14, c), out TV a2, out TV b2, out TV c2, out TV d2);
+            Column(Pixel(patch, 3, c), Pixel(patch, 7, c), Pixel(patch, 11, c), Pixel(patch, 15, c), out TV a3, out TV b3, out TV c3, out TV d3);
 
             // Each row of Bᵀ d times B.
             InputRow(v + c, 0, point, a0, a1, a2, a3);
@@ -348,12 +547,13 @@ internal static unsafe class ConvWinogradKernels<TS, TV, TG>
         }
     }
 
-    /// <summary>Column s of <c>Bᵀ d</c>: (d0 - d2, d1 + d2, d2 - d1, d1 - d3) over the patch's rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Column(nint* patch, int s, int c, out TV r0, out TV r1, out TV r2, out TV r3)
+    private static TV Pixel(nint* patch, int i, int c) => TS.Load((float*)patch[i] + c);
+
+    /// <summary>Column s of <c>Bᵀ d</c> from the column's four pixels: (d0 - d2, d1 + d2, d2 - d1, d1 - d3).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Column(TV p0, TV p1, TV p2, TV p3, out TV r0, out TV r1, out TV r2, out TV r3)
     {
-        TV p0 = TS.Load((float*)patch[s] + c), p1 = TS.Load((float*)patch[4 + s] + c);
-        TV p2 = TS.Load((float*)patch[8 + s] + c), p3 = TS.Load((float*)patch[12 + s] + c);
         r0 = TS.Subtract(p0, p2);
         r1 = TS.Add(p1, p2);
         r2 = TS.Subtract(p2, p1);

@@ -93,9 +93,11 @@ internal static unsafe class GemmKernel<TS, TV, TShape, TEpi>
     /// </summary>
     private const int KBlock = 256;
 
+    // Rows [rowStart, rowEnd) of C, as Gemm.Run describes; with accumulate, A · B is added to C's current values
+    // (before the epilogue) instead of overwriting them (the Winograd weight gradient sums over chunks of tiles).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(float* a, float* b, float* c, int rowStart, int rowEnd, int p, float* bias, float* aux,
-        DropoutMask* mask = null, float* maskDestination = null)
+        DropoutMask* mask = null, float* maskDestination = null, bool accumulate = false)
     {
         int n = TShape.N;
         int vl = TS.Count;
@@ -105,7 +107,7 @@ internal static unsafe class GemmKernel<TS, TV, TShape, TEpi>
             for (int k0 = 0; k0 < p || k0 == 0; k0 += KBlock)
             {
                 int k1 = Math.Min(p, k0 + KBlock);
-                bool first = k0 == 0, last = k1 == p;
+                bool first = k0 == 0 && !accumulate, last = k1 == p;
                 int i = rowStart;
                 for (; i + RowTile <= rowEnd; i += RowTile)
                 {
@@ -133,7 +135,7 @@ internal static unsafe class GemmKernel<TS, TV, TShape, TEpi>
             for (int k0 = 0; k0 < p || k0 == 0; k0 += KBlock)
             {
                 int k1 = Math.Min(p, k0 + KBlock);
-                bool first = k0 == 0, last = k1 == p;
+                bool first = k0 == 0 && !accumulate, last = k1 == p;
                 int i = rowStart;
                 for (; i + RowTile <= rowEnd; i += RowTile)
                 {

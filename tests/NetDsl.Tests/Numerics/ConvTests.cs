@@ -78,7 +78,8 @@ public class ConvTests(ITestOutputHelper output)
 
     /// <summary>
     /// The Winograd path takes exactly the stride-1 3x3 shapes with channel counts that are multiples of 16 (and a
-    /// channel product of at most 1,024); the shapes above cover both sides, so both paths are checked.
+    /// channel product of at most 1,024); the shapes above cover both sides, so both paths are checked (the weight
+    /// gradient's, which also needs the part count to divide the input channels' groups of 16, at 1 and 2 parts).
     /// </summary>
     [Fact]
     public void Winograd_applies_to_stride_1_3x3_with_16_multiple_channels()
@@ -128,6 +129,7 @@ public class ConvTests(ITestOutputHelper output)
         Concurrent<ConvSpecShape<K1x1S2Same_C32F17>>(samples: 1, parts: 3);
         Concurrent<ConvSpecShape<K3x3Same_C1F16>>(samples: 1, parts: 2);
         Concurrent<ConvSpecShape<K3x3Same_C16F32>>(samples: 3, parts: 3); // Winograd: parts split chunks of tiles
+        Concurrent<ConvSpecShape<K3x3Valid_C32F32>>(samples: 2, parts: 2); // also the Winograd weight gradient (channel groups)
     }
 
     /// <summary>An output may be its own aux (an in-place epilogue): bit-identical to separate buffers.</summary>
@@ -197,6 +199,7 @@ public class ConvTests(ITestOutputHelper output)
             for (int part = 0; part < 2; part++)
             {
                 Conv2D.Forward<ConvSpecShape<MnistConv2>, Epilogue.BiasActivation<Act.ReLU>>(arena2, l2.X, l2.W, l2.Y, 1, part, 2, bias: l2.Bias);
+                Conv2D.WeightGradient<ConvSpecShape<MnistConv2>>(arena2, l2.X, l2.Dy, l2.Dw, 1, part, 2);
                 Conv2D.PrepareInputGradient<ConvSpecShape<MnistConv2>>(arena2, l2.W, l2.Prepared, part, 2);
                 Conv2D.InputGradient<ConvSpecShape<MnistConv2>, Epilogue.ActivationGradient<Act.ReLU>>(arena2, l2.Dy, l2.W, l2.Prepared, l2.Dx, 1, part, 2, aux: l2.AuxX);
             }
@@ -389,6 +392,7 @@ public class ConvTests(ITestOutputHelper output)
             bool winograd = Conv2D.UsesWinograd<TShape>();
             WinogradBound? forwardBound = winograd ? WinogradMagnitudes(d, n, data, inputGradient: false) : null;
             WinogradBound? inputBound = winograd ? WinogradMagnitudes(d, n, data, inputGradient: true) : null;
+            WinogradBound? weightBound = winograd ? WinogradWeightMagnitudes(d, n, data) : null;
             foreach (int parts in partCounts)
             {
                 foreach (var algorithm in winograd ? new[] { ConvAlgorithm.Auto, ConvAlgorithm.Direct } : [ConvAlgorithm.Auto])
@@ -429,15 +433,22 @@ public class ConvTests(ITestOutputHelper output)
                     }
                 }
 
-                string whereDw = $"{typeof(TShape).GenericTypeArguments[0].Name} n={n} parts={parts}";
-
-                Fill(arena, l.Dw, d.WLen);
-                for (int part = 0; part < parts; part++)
+                // The weight gradient's Winograd path also needs the part count to divide the input channels' groups of 16.
+                bool winogradDw = winograd && d.InC / 16 % parts == 0;
+                foreach (var algorithm in winogradDw ? new[] { ConvAlgorithm.Auto, ConvAlgorithm.Direct } : [ConvAlgorithm.Auto])
                 {
-                    Conv2D.WeightGradient<TShape>(arena, l.X, l.Dy, l.Dw, n, part, parts);
-                }
+                    bool wino = winogradDw && algorithm == ConvAlgorithm.Auto;
+                    string where = $"{typeof(TShape).GenericTypeArguments[0].Name} n={n} parts={parts} {(wino ? "Winograd" : "direct")}";
+                    Fill(arena, l.Dw, d.WLen);
+                    for (int part = 0; part < parts; part++)
+                    {
+                        Conv2D.WeightGradient<TShape>(arena, l.X, l.Dy, l.Dw, n, part, parts, algorithm);
+                    }
 
-                worst = Math.Max(worst, Compare(arena, l.Dw, r.Dw, r.DwMag, n * d.OutH * d.OutW, EpilogueKind.None, null, d.F, null, $"{whereDw} weight gradient"));
+                    worst = Math.Max(worst, wino
+                        ? Compare(arena, l.Dw, r.Dw, weightBound!.Magnitude, weightBound.Terms, EpilogueKind.None, null, d.F, null, $"{where} weight gradient")
+                        : Compare(arena, l.Dw, r.Dw, r.DwMag, n * d.OutH * d.OutW, EpilogueKind.None, null, d.F, null, $"{where} weight gradient"));
+                }
             }
         }
 
@@ -590,6 +601,111 @@ public class ConvTests(ITestOutputHelper output)
         }
 
         return new WinogradBound(magnitude, aC + 11);
+    }
+
+    /// <summary>
+    /// The weight gradient's bound: dg = Gᵀ [Σ_tiles (A dy Aᵀ) ⊙ (Bᵀ d B)] G, rounded in the two transforms of the
+    /// operands (2 stages of one addition each), the products and their sum over every tile of the batch, and the
+    /// final transform (2 stages of two additions; the halvings are exact): within gamma_(tiles+9) of the same
+    /// expression over absolute values (Terms adds 2 more).
+    /// </summary>
+    private static WinogradBound WinogradWeightMagnitudes(Dims d, int n, Data data)
+    {
+        double[,] g = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, 0.5, 0.5 }, { 0, 0, 1 } }; // |G|
+        double[,] bt = { { 1, 0, 1, 0 }, { 0, 1, 1, 0 }, { 0, 1, 1, 0 }, { 0, 1, 0, 1 } }; // |Bᵀ|
+        double[,] a = { { 1, 0 }, { 1, 1 }, { 1, 1 }, { 0, 1 } }; // |A|
+        double X(int s, int h, int w, int c) =>
+            h < 0 || h >= d.InH || w < 0 || w >= d.InW ? 0 : Math.Abs((double)data.X[d.X(s, h, w, c)]);
+        double Dy(int s, int h, int w, int f) =>
+            h >= d.OutH || w >= d.OutW ? 0 : Math.Abs((double)data.Dy[d.Y(s, h, w, f)]);
+
+        var sums = new double[d.InC, d.F, 4, 4];
+        var v = new double[d.InC, 4, 4];
+        var z = new double[d.F, 4, 4];
+        int tiles = 0;
+        for (int s = 0; s < n; s++)
+        {
+            for (int oh0 = 0; oh0 < d.OutH; oh0 += 2)
+            {
+                for (int ow0 = 0; ow0 < d.OutW; ow0 += 2)
+                {
+                    tiles++;
+                    for (int r = 0; r < 4; r++)
+                    {
+                        for (int q = 0; q < 4; q++)
+                        {
+                            for (int c = 0; c < d.InC; c++)
+                            {
+                                double sum = 0;
+                                for (int i = 0; i < 4; i++)
+                                {
+                                    for (int j = 0; j < 4; j++)
+                                    {
+                                        sum += bt[r, i] * X(s, oh0 - d.PT + i, ow0 - d.PL + j, c) * bt[q, j];
+                                    }
+                                }
+
+                                v[c, r, q] = sum;
+                            }
+
+                            for (int f = 0; f < d.F; f++)
+                            {
+                                double sum = 0;
+                                for (int i = 0; i < 2; i++)
+                                {
+                                    for (int j = 0; j < 2; j++)
+                                    {
+                                        sum += a[r, i] * Dy(s, oh0 + i, ow0 + j, f) * a[q, j];
+                                    }
+                                }
+
+                                z[f, r, q] = sum;
+                            }
+                        }
+                    }
+
+                    for (int c = 0; c < d.InC; c++)
+                    {
+                        for (int f = 0; f < d.F; f++)
+                        {
+                            for (int r = 0; r < 4; r++)
+                            {
+                                for (int q = 0; q < 4; q++)
+                                {
+                                    sums[c, f, r, q] += z[f, r, q] * v[c, r, q];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        var magnitude = new double[d.WLen];
+        for (int c = 0; c < d.InC; c++)
+        {
+            for (int f = 0; f < d.F; f++)
+            {
+                for (int i = 0; i < 3; i++)
+                {
+                    for (int j = 0; j < 3; j++)
+                    {
+                        double sum = 0;
+                        for (int r = 0; r < 4; r++)
+                        {
+                            for (int q = 0; q < 4; q++)
+                            {
+                                sum += g[r, i] * sums[c, f, r, q] * g[q, j];
+                            }
+                        }
+
+                        magnitude[d.W(i, j, c, f)] = sum;
+                    }
+                }
+            }
+        }
+
+        return new WinogradBound(magnitude, tiles + 11);
     }
 
     /// <summary>Compares an output with the reference (after the epilogue) and checks its slack and guard are untouched.</summary>
