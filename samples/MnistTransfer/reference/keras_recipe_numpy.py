@@ -4,7 +4,7 @@
 Written by the NetDsl team (no code shared with NetDsl) to check what accuracy the recipe itself gives: same data and
 split as MnistDigits.Load, Glorot init, Adadelta(1.0, 0.95, 1e-6), batch 128 keeping the last partial batch, 5 epochs
 per phase, inverted dropout. Needs only NumPy (Debian: python3-numpy). Run from the repository root:
-  python3 samples/MnistTransfer/reference/keras_recipe_numpy.py [--gradcheck] [--seeds 0 1 2 ...] [--eps 1e-6]
+  python3 samples/MnistTransfer/reference/keras_recipe_numpy.py [--gradcheck] [--seeds 0 1 2 ...] [--eps 1e-6] [--epochs 5]
 Layout is NHWC internally (Keras channels_last); conv weights are (Cin, kh, kw, Cout).
 """
 import argparse, gzip, os, struct, time, sys
@@ -240,6 +240,7 @@ def main():
     ap.add_argument("--seeds", type=int, nargs="*", default=list(range(6)))
     ap.add_argument("--gradcheck", action="store_true")
     ap.add_argument("--eps", type=float, default=1e-6)
+    ap.add_argument("--epochs", type=int, default=5, help="epochs per phase (the sample's --epochs)")
     args = ap.parse_args()
     if args.gradcheck:
         gradcheck()
@@ -257,11 +258,11 @@ def main():
         rng = np.random.default_rng(s)
         p = init(rng)
         pre = []
-        train_phase(p, x1, y1, rng, True, args.eps,
+        train_phase(p, x1, y1, rng, True, args.eps, epochs=args.epochs,
                     before_last=lambda: pre.append((predict(p, x1t) == y1t).mean() * 100))
         a1 = (predict(p, x1t) == y1t).mean() * 100
         t1 = time.time() - t
-        train_phase(p, x2, y2, rng, False, args.eps,
+        train_phase(p, x2, y2, rng, False, args.eps, epochs=args.epochs,
                     before_last=lambda: pre.append((predict(p, x2t) == y2t).mean() * 100))
         a2 = (predict(p, x2t) == y2t).mean() * 100
         r1.append(a1); r2.append(a2); q1.append(pre[0]); q2.append(pre[1])
