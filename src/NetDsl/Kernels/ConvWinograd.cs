@@ -122,7 +122,10 @@ internal readonly struct WinogradWeightGemm<TG> : IGemmShape
 /// </summary>
 internal static unsafe class ConvWinograd
 {
-    /// <summary>InC x Filters at most: 16 x InC x Filters transformed weights (64 KB) sit on the stack of each part.</summary>
+    /// <summary>
+    /// InC x Filters at most: the 16 x InC x Filters transformed weights (forward) or sums (weight gradient), at most
+    /// 64 KB, sit on the stack of each part with the chunk scratch (at most ~150 KB in all, for 64 x 16 channels).
+    /// </summary>
     public const int MaxChannelProduct = 1024;
 
     /// <summary>Whether the shape qualifies (see the class remarks).</summary>

@@ -28,6 +28,9 @@ public sealed class WorkerPool : IDisposable
     private volatile bool _disposed;
     private Exception? _failure;
 
+    /// <summary>Stack size of the worker threads.</summary>
+    private const int WorkerStackBytes = 2 * 1024 * 1024;
+
     /// <summary>Starts <paramref name="threads"/> - 1 workers (the caller is the remaining one).</summary>
     /// <param name="threads">Total threads, at least 1; <c>0</c> means <see cref="Environment.ProcessorCount"/>.</param>
     public WorkerPool(int threads = 0)
@@ -38,7 +41,9 @@ public sealed class WorkerPool : IDisposable
         for (int i = 0; i < _threads.Length; i++)
         {
             int part = i + 1;
-            _threads[i] = new Thread(() => WorkerLoop(part))
+            // An explicit stack size, not the platform's default (as small as 128 KB for musl threads): the Winograd
+            // convolution kernels keep up to ~150 KB of scratch on the stack of each part.
+            _threads[i] = new Thread(() => WorkerLoop(part), WorkerStackBytes)
             {
                 IsBackground = true,
                 Name = $"NetDsl worker {part}",
