@@ -477,6 +477,28 @@ public class ConvTests(ITestOutputHelper output)
         }
     }
 
+    // The Winograd matrices' absolute values: G (4x3), Gᵀ, Bᵀ (4x4) and Aᵀ (2x4), A (4x2).
+    private static readonly double[,] AbsG = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, 0.5, 0.5 }, { 0, 0, 1 } };
+    private static readonly double[,] AbsGt = { { 1, 0.5, 0.5, 0 }, { 0, 0.5, 0.5, 0 }, { 0, 0.5, 0.5, 1 } };
+    private static readonly double[,] AbsBt = { { 1, 0, 1, 0 }, { 0, 1, 1, 0 }, { 0, 1, 1, 0 }, { 0, 1, 0, 1 } };
+    private static readonly double[,] AbsAt = { { 1, 1, 1, 0 }, { 0, 1, 1, 1 } };
+    private static readonly double[,] AbsA = { { 1, 0 }, { 1, 1 }, { 1, 1 }, { 0, 1 } };
+
+    /// <summary>Element (r, q) of <c>left · X · rightᵀ</c>: Σ_ij left[r, i] x(i, j) right[q, j].</summary>
+    private static double Sandwich(double[,] left, Func<int, int, double> x, double[,] right, int r, int q)
+    {
+        double sum = 0;
+        for (int i = 0; i < left.GetLength(1); i++)
+        {
+            for (int j = 0; j < right.GetLength(1); j++)
+            {
+                sum += left[r, i] * x(i, j) * right[q, j];
+            }
+        }
+
+        return sum;
+    }
+
     /// <summary>The Winograd path's error bound for one pass: gamma_Terms times Magnitude, per output element.</summary>
     private sealed record WinogradBound(double[] Magnitude, int Terms);
 
@@ -501,10 +523,6 @@ public class ConvTests(ITestOutputHelper output)
         double Tap(int i, int j, int cin, int cout) =>
             Math.Abs((double)(inputGradient ? data.W[d.W(2 - i, 2 - j, cout, cin)] : data.W[d.W(i, j, cin, cout)]));
 
-        double[,] g = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, 0.5, 0.5 }, { 0, 0, 1 } }; // |G|
-        double[,] bt = { { 1, 0, 1, 0 }, { 0, 1, 1, 0 }, { 0, 1, 1, 0 }, { 0, 1, 0, 1 } }; // |Bᵀ|
-        double[,] at = { { 1, 1, 1, 0 }, { 0, 1, 1, 1 } }; // |Aᵀ|
-
         var u = new double[aC, no, 4, 4]; // |G| |g| |G|ᵀ
         for (int ci = 0; ci < aC; ci++)
         {
@@ -514,16 +532,7 @@ public class ConvTests(ITestOutputHelper output)
                 {
                     for (int q = 0; q < 4; q++)
                     {
-                        double sum = 0;
-                        for (int i = 0; i < 3; i++)
-                        {
-                            for (int j = 0; j < 3; j++)
-                            {
-                                sum += g[r, i] * Tap(i, j, ci, co) * g[q, j];
-                            }
-                        }
-
-                        u[ci, co, r, q] = sum;
+                        u[ci, co, r, q] = Sandwich(AbsG, (i, j) => Tap(i, j, ci, co), AbsG, r, q);
                     }
                 }
             }
@@ -543,16 +552,7 @@ public class ConvTests(ITestOutputHelper output)
                         {
                             for (int q = 0; q < 4; q++)
                             {
-                                double sum = 0;
-                                for (int i = 0; i < 4; i++)
-                                {
-                                    for (int j = 0; j < 4; j++)
-                                    {
-                                        sum += bt[r, i] * A(s, oh0 - pt + i, ow0 - pl + j, ci) * bt[q, j];
-                                    }
-                                }
-
-                                v[ci, r, q] = sum;
+                                v[ci, r, q] = Sandwich(AbsBt, (i, j) => A(s, oh0 - pt + i, ow0 - pl + j, ci), AbsBt, r, q);
                             }
                         }
                     }
@@ -575,16 +575,7 @@ public class ConvTests(ITestOutputHelper output)
                         {
                             for (int t = 0; t < 2 && ow0 + t < oW; t++)
                             {
-                                double sum = 0;
-                                for (int r = 0; r < 4; r++)
-                                {
-                                    for (int q = 0; q < 4; q++)
-                                    {
-                                        sum += at[p, r] * m[r, q] * at[t, q];
-                                    }
-                                }
-
-                                magnitude[((((s * oH) + oh0 + p) * oW) + ow0 + t) * no + co] = sum;
+                                magnitude[((((s * oH) + oh0 + p) * oW) + ow0 + t) * no + co] = Sandwich(AbsAt, (r, q) => m[r, q], AbsAt, p, t);
                             }
                         }
                     }
@@ -603,9 +594,6 @@ public class ConvTests(ITestOutputHelper output)
     /// </summary>
     private static WinogradBound WinogradWeightMagnitudes(Dims d, int n, Data data)
     {
-        double[,] g = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, 0.5, 0.5 }, { 0, 0, 1 } }; // |G|
-        double[,] bt = { { 1, 0, 1, 0 }, { 0, 1, 1, 0 }, { 0, 1, 1, 0 }, { 0, 1, 0, 1 } }; // |Bᵀ|
-        double[,] a = { { 1, 0 }, { 1, 1 }, { 1, 1 }, { 0, 1 } }; // |A|
         double X(int s, int h, int w, int c) =>
             h < 0 || h >= d.InH || w < 0 || w >= d.InW ? 0 : Math.Abs((double)data.X[d.X(s, h, w, c)]);
         double Dy(int s, int h, int w, int f) =>
@@ -628,30 +616,12 @@ public class ConvTests(ITestOutputHelper output)
                         {
                             for (int c = 0; c < d.InC; c++)
                             {
-                                double sum = 0;
-                                for (int i = 0; i < 4; i++)
-                                {
-                                    for (int j = 0; j < 4; j++)
-                                    {
-                                        sum += bt[r, i] * X(s, oh0 - d.PT + i, ow0 - d.PL + j, c) * bt[q, j];
-                                    }
-                                }
-
-                                v[c, r, q] = sum;
+                                v[c, r, q] = Sandwich(AbsBt, (i, j) => X(s, oh0 - d.PT + i, ow0 - d.PL + j, c), AbsBt, r, q);
                             }
 
                             for (int f = 0; f < d.F; f++)
                             {
-                                double sum = 0;
-                                for (int i = 0; i < 2; i++)
-                                {
-                                    for (int j = 0; j < 2; j++)
-                                    {
-                                        sum += a[r, i] * Dy(s, oh0 + i, ow0 + j, f) * a[q, j];
-                                    }
-                                }
-
-                                z[f, r, q] = sum;
+                                z[f, r, q] = Sandwich(AbsA, (i, j) => Dy(s, oh0 + i, ow0 + j, f), AbsA, r, q);
                             }
                         }
                     }
@@ -682,16 +652,7 @@ public class ConvTests(ITestOutputHelper output)
                 {
                     for (int j = 0; j < 3; j++)
                     {
-                        double sum = 0;
-                        for (int r = 0; r < 4; r++)
-                        {
-                            for (int q = 0; q < 4; q++)
-                            {
-                                sum += g[r, i] * sums[c, f, r, q] * g[q, j];
-                            }
-                        }
-
-                        magnitude[d.W(i, j, c, f)] = sum;
+                        magnitude[d.W(i, j, c, f)] = Sandwich(AbsGt, (r, q) => sums[c, f, r, q], AbsGt, i, j);
                     }
                 }
             }
