@@ -206,6 +206,12 @@ internal static unsafe class ConvWinograd
 }
 
 /// <summary>The Winograd passes for one SIMD width and geometry (see <see cref="ConvWinograd"/>).</summary>
+/// <remarks>
+/// The stack scratch is not zeroed (up to ~150 KB per call): every element a pass reads it has written first (the
+/// GEMMs read only the chunk's <c>count</c> tiles and the part's channels; the zero row and the sums of an empty
+/// batch are cleared explicitly).
+/// </remarks>
+[SkipLocalsInit]
 internal static unsafe class ConvWinogradKernels<TS, TV, TG>
     where TS : ISimd<TV>
     where TV : struct
