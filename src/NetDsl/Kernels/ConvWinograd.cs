@@ -131,8 +131,12 @@ internal static unsafe class ConvWinograd
     /// <summary>Whether the shape qualifies (see the class remarks).</summary>
     public static bool Applies<TShape>()
         where TShape : IConvShape
-        => TShape.KH == 3 && TShape.KW == 3 && TShape.StrideH == 1 && TShape.StrideW == 1
-            && TShape.InC % 16 == 0 && TShape.Filters % 16 == 0 && TShape.InC * TShape.Filters <= MaxChannelProduct;
+        => Applies(TShape.KH, TShape.KW, TShape.StrideH, TShape.StrideW, TShape.InC, TShape.Filters);
+
+    /// <summary>Whether a convolution with these sizes qualifies (see the class remarks).</summary>
+    public static bool Applies(int kh, int kw, int strideH, int strideW, int inC, int filters)
+        => kh == 3 && kw == 3 && strideH == 1 && strideW == 1
+            && inC % 16 == 0 && filters % 16 == 0 && (long)inC * filters <= MaxChannelProduct;
 
     /// <summary>
     /// Whether the weight gradient of a qualifying shape takes the Winograd path for this part count: the parts split

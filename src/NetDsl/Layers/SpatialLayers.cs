@@ -54,6 +54,14 @@ public sealed class Conv2DLayer : Layer
     /// <summary>Whether the layer has a bias.</summary>
     public bool UseBias { get; }
 
+    /// <summary>
+    /// Whether the forward pass and the input gradient run Winograd F(2x2, 3x3) rather than the direct convolution:
+    /// 3x3 kernels at stride 1 with input channels and filters multiples of 16 (at most 1,024 in product). The weight
+    /// gradient takes it too when the network's thread count divides <c>InputChannels / 16</c>. The two algorithms
+    /// agree to float rounding (see the README's design notes).
+    /// </summary>
+    public bool UsesWinograd => Kernels.ConvWinograd.Applies(KernelHeight, KernelWidth, StrideHeight, StrideWidth, InputChannels, Filters);
+
     private int WeightCount => KernelHeight * KernelWidth * InputChannels * Filters;
 
     /// <summary>The kernels, [KernelHeight, KernelWidth, InputChannels, Filters] row-major (the Keras layout).</summary>

@@ -46,6 +46,16 @@ public class CnnGradientTests(ITestOutputHelper output)
         return data;
     }
 
+    /// <summary>CnnWinograd exercises what it says: its 16- and 32-channel 3x3 convolutions take the Winograd path.</summary>
+    [Fact]
+    public void CnnWinograd_runs_its_inner_convolutions_with_Winograd()
+    {
+        using var network = new CnnWinograd(2, seed: 1, threads: 1);
+        Assert.False(network.Conv1.UsesWinograd); // 2 input channels
+        Assert.True(network.Conv2.UsesWinograd);
+        Assert.True(network.Conv3.UsesWinograd);
+    }
+
     /// <summary>
     /// Full batch, 3 rows and 1 row through a network built for the full batch: loss, every parameter gradient,
     /// the BatchNorm moving statistics after each training pass, and Predict's probabilities (inference: moving

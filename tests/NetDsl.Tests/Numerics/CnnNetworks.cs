@@ -9,7 +9,8 @@ namespace NetDsl.Tests.Numerics;
 // staging matters), filter counts below, at and above a SIMD vector (4 to 8, 17, 33), BatchNorm on the input, after a
 // convolution and after a dense layer, standalone Activation layers (ReLU, Tanh, a hidden Softmax and a final
 // Softmax), Dropout on images and vectors, layers without bias, and every place an activation derivative can be
-// applied (fused into a convolution's or a dense layer's input gradient, or as a phase of its own).
+// applied (fused into a convolution's or a dense layer's input gradient, or as a phase of its own), and the Winograd
+// convolutions (CnnWinograd) next to the direct ones.
 
 /// <summary>The reference network in miniature: (1, 10, 10) -> Conv 4@3x3 ReLU -> Conv 4@3x3 ReLU -> MaxPool 2 -> Flatten (36) -> Dense 8 ReLU -> Dense 3 Softmax.</summary>
 [Network]
@@ -189,6 +190,27 @@ public partial class CnnStrided
     [Dense(3, Activation.Softmax)] public partial DenseLayer Output { get; }
 }
 
+/// <summary>
+/// The Winograd path through generated code: (2, 9, 8) -> Conv 16@3x3 Same ReLU (16, 9, 8), direct (2 input channels)
+/// -> Conv 32@3x3 Same Tanh (32, 9, 8), Winograd with padding and partial tiles (its weight gradient too on 1 thread;
+/// 16 input channels are one group) -> Conv 16@3x3 Valid ReLU (16, 7, 6), Winograd on interior patches (weight
+/// gradient on 1 and 2 threads), its input gradient carrying Tanh's derivative -> Flatten (672) -> Dense 5 Softmax.
+/// </summary>
+[Network]
+[Input(2, 9, 8)]
+public partial class CnnWinograd
+{
+    [Conv2D(16, 3, Activation.ReLU, Padding = Padding.Same)] public partial Conv2DLayer Conv1 { get; }
+
+    [Conv2D(32, 3, Activation.Tanh, Padding = Padding.Same)] public partial Conv2DLayer Conv2 { get; }
+
+    [Conv2D(16, 3, Activation.ReLU)] public partial Conv2DLayer Conv3 { get; }
+
+    [Flatten] public partial FlattenLayer Flatten { get; }
+
+    [Dense(5, Activation.Softmax)] public partial DenseLayer Output { get; }
+}
+
 /// <summary>An image flattened straight from the input (staging and flatten order only): (3, 4, 5) -> Flatten (60) -> Dense 6 ReLU -> BatchNorm -> Dense 3.</summary>
 [Network]
 [Input(3, 4, 5)]
@@ -270,7 +292,7 @@ public static class CnnHooks
 /// <summary>Builds the CNN test networks by name, with their input shapes.</summary>
 public static class CnnNetworkFactory
 {
-    public static readonly string[] Names = [nameof(CnnTiny), nameof(CnnOdd), nameof(CnnBatchNorm), nameof(CnnDropoutZero), nameof(CnnStrided), nameof(CnnFlatInput)];
+    public static readonly string[] Names = [nameof(CnnTiny), nameof(CnnOdd), nameof(CnnBatchNorm), nameof(CnnDropoutZero), nameof(CnnStrided), nameof(CnnFlatInput), nameof(CnnWinograd)];
 
     public static Network Create(string name, int batchSize, int seed = 0, int threads = 1) => name switch
     {
@@ -282,6 +304,7 @@ public static class CnnNetworkFactory
         nameof(CnnDropoutZero) => new CnnDropoutZero(batchSize, seed, threads),
         nameof(CnnStrided) => new CnnStrided(batchSize, seed, threads),
         nameof(CnnFlatInput) => new CnnFlatInput(batchSize, seed, threads),
+        nameof(CnnWinograd) => new CnnWinograd(batchSize, seed, threads),
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "Unknown CNN test network."),
     };
 
@@ -294,6 +317,7 @@ public static class CnnNetworkFactory
         nameof(CnnDropout) or nameof(CnnDropoutZero) => new(2, 8, 8),
         nameof(CnnStrided) => new(2, 15, 14),
         nameof(CnnFlatInput) => new(3, 4, 5),
+        nameof(CnnWinograd) => new(2, 9, 8),
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "Unknown CNN test network."),
     };
 
