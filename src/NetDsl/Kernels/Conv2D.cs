@@ -118,7 +118,7 @@ public static unsafe class Conv2D
         float* p = arena.Pointer;
         float* pb = bias >= 0 ? p + bias : null;
         float* pa = aux >= 0 ? p + aux : null;
-        if (algorithm == ConvAlgorithm.Auto && ConvWinograd.Applies<TShape>())
+        if (Winograd<TShape>(algorithm))
         {
             if (Vector512.IsHardwareAccelerated)
             {
@@ -208,6 +208,14 @@ public static unsafe class Conv2D
         => ConvWinograd.Applies<TShape>();
 
     /// <summary>
+    /// Whether a call with <paramref name="algorithm"/> takes the Winograd path (forward, prepare and input gradient
+    /// alike, so a prepared buffer always matches the input gradient that reads it).
+    /// </summary>
+    private static bool Winograd<TShape>(ConvAlgorithm algorithm)
+        where TShape : IConvShape
+        => algorithm == ConvAlgorithm.Auto && ConvWinograd.Applies<TShape>();
+
+    /// <summary>
     /// Floats of scratch <see cref="InputGradient{TShape, TEpi}"/> needs for the re-laid-out weights, for either
     /// algorithm: <c>KH*KW*InC*Filters</c>, or <c>16*InC*Filters</c> where Winograd applies (plan it with
     /// <see cref="Arena.Padded"/>, as it is read one vector past its end).
@@ -234,9 +242,20 @@ public static unsafe class Conv2D
         where TShape : IConvShape
     {
         float* p = arena.Pointer;
-        if (algorithm == ConvAlgorithm.Auto && ConvWinograd.Applies<TShape>())
+        if (Winograd<TShape>(algorithm))
         {
-            ConvWinograd.PrepareInputGradient<TShape>(p + w, p + prepared, part, parts);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                ConvWinogradKernels<Simd512, Vector512<float>, WinogradForward<TShape>>.PrepareInputGradient(p + w, p + prepared, part, parts);
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                ConvWinogradKernels<Simd256, Vector256<float>, WinogradForward<TShape>>.PrepareInputGradient(p + w, p + prepared, part, parts);
+            }
+            else
+            {
+                ConvWinogradKernels<Simd128, Vector128<float>, WinogradForward<TShape>>.PrepareInputGradient(p + w, p + prepared, part, parts);
+            }
         }
         else
         {
@@ -267,7 +286,7 @@ public static unsafe class Conv2D
     {
         float* p = arena.Pointer;
         float* pa = aux >= 0 ? p + aux : null;
-        if (algorithm == ConvAlgorithm.Auto && ConvWinograd.Applies<TShape>())
+        if (Winograd<TShape>(algorithm))
         {
             if (Vector512.IsHardwareAccelerated)
             {

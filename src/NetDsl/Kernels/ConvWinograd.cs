@@ -151,62 +151,10 @@ internal static unsafe class ConvWinograd
         where TShape : IConvShape
         => 16L * TShape.Filters * TShape.InC;
 
-    /// <summary>
-    /// Part <paramref name="part"/> of the input gradient's transformed weights, <c>[16][Filters][InC]</c>: the
-    /// transform of the flipped, transposed taps, which is the forward transform with the points 0 and 3 of each axis
-    /// swapped (<c>G J = P G</c> for the reversal J and the swap P).
-    /// </summary>
-    public static void PrepareInputGradient<TShape>(float* w, float* prepared, int part, int parts)
-        where TShape : IConvShape
-    {
-        int c = TShape.InC, f = TShape.Filters;
-        long pairs = (long)c * f;
-        long start = pairs * part / parts, end = pairs * (part + 1) / parts;
-        float* u = stackalloc float[16];
-        for (long pair = start; pair < end; pair++)
-        {
-            int ci = (int)(pair / f), fi = (int)(pair - ((long)ci * f));
-            TransformFilter(w + ((long)ci * f) + fi, (long)c * f, u);
-            for (int r = 0; r < 4; r++)
-            {
-                for (int s = 0; s < 4; s++)
-                {
-                    int xi = (Swap03(r) * 4) + Swap03(s);
-                    prepared[(((long)xi * f) + fi) * c + ci] = u[(r * 4) + s];
-                }
-            }
-        }
-    }
+    /// <summary>Point ξ = 4r + s of the flipped filter's transform: the forward transform's point with 0 and 3 of each axis swapped.</summary>
+    public static int Flipped(int xi) => (Swap03(xi / 4) * 4) + Swap03(xi % 4);
 
     private static int Swap03(int i) => i switch { 0 => 3, 3 => 0, _ => i };
-
-    /// <summary>
-    /// <c>u = G g Gᵀ</c> for one 3x3 filter whose tap (i, j) is at <c>g[(3i + j) * tapStride]</c>, with
-    /// G = [[1, 0, 0], [½, ½, ½], [½, -½, ½], [0, 0, 1]]; u is 4x4 row-major.
-    /// </summary>
-    private static void TransformFilter(float* g, long tapStride, float* u)
-    {
-        for (int r = 0; r < 4; r++)
-        {
-            // Row r of G g (three values), then that row times Gᵀ.
-            float t0 = Mix(r, g[0], g[3 * tapStride], g[6 * tapStride]);
-            float t1 = Mix(r, g[tapStride], g[4 * tapStride], g[7 * tapStride]);
-            float t2 = Mix(r, g[2 * tapStride], g[5 * tapStride], g[8 * tapStride]);
-            for (int s = 0; s < 4; s++)
-            {
-                u[(r * 4) + s] = Mix(s, t0, t1, t2);
-            }
-        }
-    }
-
-    /// <summary>Row <paramref name="r"/> of G times (a, b, c).</summary>
-    private static float Mix(int r, float a, float b, float c) => r switch
-    {
-        0 => a,
-        1 => (a + b + c) * 0.5f,
-        2 => (a - b + c) * 0.5f,
-        _ => c,
-    };
 }
 
 /// <summary>The Winograd passes for one SIMD width and geometry (see <see cref="ConvWinograd"/>).</summary>
@@ -443,6 +391,30 @@ internal static unsafe class ConvWinogradKernels<TS, TV, TG>
         TS.Store(p + (2 * point), TS.Add(mid, t3));
     }
 
+    /// <summary>
+    /// Part <paramref name="part"/> of the input gradient's transformed weights, <c>[16][Filters][InC]</c> (TG = the
+    /// forward geometry): the transform of the flipped, transposed taps, which is the forward transform
+    /// (<see cref="TransformWeights"/>, computed whole by each part on the stack) with points 0 and 3 of each axis
+    /// swapped (<c>G J = P G</c> for the reversal J and the swap P) and each point's block transposed. Parts write
+    /// disjoint (input channel, filter) ranges.
+    /// </summary>
+    public static void PrepareInputGradient(float* w, float* prepared, int part, int parts)
+    {
+        int c = TG.AC, f = TG.NOut;
+        long point = (long)c * f;
+        float* u = stackalloc float[(16 * c * f) + TS.Count];
+        TransformWeights(w, u);
+        long start = point * part / parts, end = point * (part + 1) / parts;
+        for (long pair = start; pair < end; pair++)
+        {
+            int ci = (int)(pair / f), fi = (int)(pair - ((long)ci * f));
+            for (int xi = 0; xi < 16; xi++)
+            {
+                prepared[(((long)ConvWinograd.Flipped(xi) * f) + fi) * c + ci] = u[(xi * point) + pair];
+            }
+        }
+    }
+
     /// <summary>Sample of tile <paramref name="tile"/>, and its first output row and column.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static long Locate(long tile, long perImage, int tilesW, out int oh0, out int ow0)
@@ -457,7 +429,7 @@ internal static unsafe class ConvWinogradKernels<TS, TV, TG>
 
     /// <summary>
     /// <c>U[ξ][c][f] = (G g Gᵀ)[ξ]</c> for the forward taps <c>g[i][j] = w[i, j, c, f]</c>, a vector of filters at
-    /// a time (the same transform as <see cref="ConvWinograd"/>'s scalar one).
+    /// a time: G = [[1, 0, 0], [½, ½, ½], [½, -½, ½], [0, 0, 1]].
     /// </summary>
     private static void TransformWeights(float* w, float* u)
     {
