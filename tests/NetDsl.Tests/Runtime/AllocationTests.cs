@@ -75,32 +75,8 @@ public class AllocationTests(ITestOutputHelper output)
         Thread.Sleep(100);
         Work(60);
 
-        var log = new List<string>();
-        bool clean = false;
-        long[] workerBefore = new long[ThreadProbeOptimizer.Slots];
-        for (int window = 0; window < 8 && !clean; window++)
-        {
-            probe.Snapshot(workerBefore);
-            long workItems = ThreadPool.CompletedWorkItemCount;
-            long process = GC.GetTotalAllocatedBytes(precise: true);
-            long thread = GC.GetAllocatedBytesForCurrentThread();
-            Work(100);
-            long threadDelta = GC.GetAllocatedBytesForCurrentThread() - thread;
-            long processDelta = GC.GetTotalAllocatedBytes(precise: true) - process;
-            long workItemDelta = ThreadPool.CompletedWorkItemCount - workItems;
-            long workerDelta = probe.MaxWorkerDelta(workerBefore, Environment.CurrentManagedThreadId, out int workersSeen);
-
-            log.Add($"window {window}: caller {threadDelta} B, workers {workerDelta} B ({workersSeen} seen), process {processDelta} B, {workItemDelta} thread-pool items");
-            Assert.True(threadDelta == 0, $"the calling thread allocated {threadDelta} bytes");
-            Assert.True(workersSeen == threads - 1, $"the probe saw {workersSeen} worker threads, expected {threads - 1}");
-            Assert.True(workerDelta == 0, $"a worker thread allocated {workerDelta} bytes");
-            Assert.True(processDelta == 0 || workItemDelta > 0,
-                $"the process allocated {processDelta} bytes in a window where no thread-pool work ran: {string.Join("; ", log)}");
-            clean = processDelta == 0;
-        }
-
-        output.WriteLine($"{name}, threads {threads}: {string.Join("; ", log)}");
-        Assert.True(clean, $"no window without process-wide allocations: {string.Join("; ", log)}");
+        string log = probe.AssertWindowsAllocateNothing(threads, () => Work(100));
+        output.WriteLine($"{name}, threads {threads}: {log}");
         Assert.True(float.IsFinite(fullOut[0]));
     }
 

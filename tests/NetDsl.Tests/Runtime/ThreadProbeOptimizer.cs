@@ -1,4 +1,5 @@
 using NetDsl.Optimizers;
+using Xunit;
 
 namespace NetDsl.Tests.Runtime;
 
@@ -48,5 +49,41 @@ internal sealed class ThreadProbeOptimizer(IOptimizer inner) : IOptimizer
         }
 
         return max;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> (which must step through this probe) in up to 8 windows, asserting in each that
+    /// neither the calling thread nor any of the <paramref name="threads"/> - 1 workers allocated, and that
+    /// process-wide allocations only came with thread-pool work (the host's, not NetDsl's); then asserts that some
+    /// window was clean process-wide. Returns the per-window log.
+    /// </summary>
+    public string AssertWindowsAllocateNothing(int threads, Action work)
+    {
+        var log = new List<string>();
+        bool clean = false;
+        long[] workerBefore = new long[Slots];
+        for (int window = 0; window < 8 && !clean; window++)
+        {
+            Snapshot(workerBefore);
+            long workItems = ThreadPool.CompletedWorkItemCount;
+            long process = GC.GetTotalAllocatedBytes(precise: true);
+            long thread = GC.GetAllocatedBytesForCurrentThread();
+            work();
+            long threadDelta = GC.GetAllocatedBytesForCurrentThread() - thread;
+            long processDelta = GC.GetTotalAllocatedBytes(precise: true) - process;
+            long workItemDelta = ThreadPool.CompletedWorkItemCount - workItems;
+            long workerDelta = MaxWorkerDelta(workerBefore, Environment.CurrentManagedThreadId, out int workersSeen);
+
+            log.Add($"window {window}: caller {threadDelta} B, workers {workerDelta} B ({workersSeen} seen), process {processDelta} B, {workItemDelta} thread-pool items");
+            Assert.True(threadDelta == 0, $"the calling thread allocated {threadDelta} bytes");
+            Assert.True(workersSeen == threads - 1, $"the probe saw {workersSeen} worker threads, expected {threads - 1}");
+            Assert.True(workerDelta == 0, $"a worker thread allocated {workerDelta} bytes");
+            Assert.True(processDelta == 0 || workItemDelta > 0,
+                $"the process allocated {processDelta} bytes in a window where no thread-pool work ran: {string.Join("; ", log)}");
+            clean = processDelta == 0;
+        }
+
+        Assert.True(clean, $"no window without process-wide allocations: {string.Join("; ", log)}");
+        return string.Join("; ", log);
     }
 }

@@ -67,32 +67,8 @@ public class OptimizerAllocationTests(ITestOutputHelper output)
         // whatever the window length.
         int perWindow = Math.Clamp((int)(0.03 / (clock.Elapsed.TotalSeconds / 60)), 10, 100);
 
-        var log = new List<string>();
-        bool clean = false;
-        long[] workerBefore = new long[ThreadProbeOptimizer.Slots];
-        for (int window = 0; window < 8 && !clean; window++)
-        {
-            probe.Snapshot(workerBefore);
-            long workItems = ThreadPool.CompletedWorkItemCount;
-            long process = GC.GetTotalAllocatedBytes(precise: true);
-            long thread = GC.GetAllocatedBytesForCurrentThread();
-            Work(perWindow);
-            long threadDelta = GC.GetAllocatedBytesForCurrentThread() - thread;
-            long processDelta = GC.GetTotalAllocatedBytes(precise: true) - process;
-            long workItemDelta = ThreadPool.CompletedWorkItemCount - workItems;
-            long workerDelta = probe.MaxWorkerDelta(workerBefore, Environment.CurrentManagedThreadId, out int workersSeen);
-
-            log.Add($"window {window} ({perWindow} x 2 steps): caller {threadDelta} B, workers {workerDelta} B ({workersSeen} seen), process {processDelta} B, {workItemDelta} thread-pool items");
-            Assert.True(threadDelta == 0, $"the calling thread allocated {threadDelta} bytes");
-            Assert.True(workersSeen == threads - 1, $"the probe saw {workersSeen} worker threads, expected {threads - 1}");
-            Assert.True(workerDelta == 0, $"a worker thread allocated {workerDelta} bytes");
-            Assert.True(processDelta == 0 || workItemDelta > 0,
-                $"the process allocated {processDelta} bytes in a window where no thread-pool work ran: {string.Join("; ", log)}");
-            clean = processDelta == 0;
-        }
-
-        output.WriteLine($"{name}, threads {threads}, {optimizerName}: {string.Join("; ", log)}");
-        Assert.True(clean, $"no window without process-wide allocations: {string.Join("; ", log)}");
+        string log = probe.AssertWindowsAllocateNothing(threads, () => Work(perWindow));
+        output.WriteLine($"{name}, threads {threads}, {optimizerName} ({perWindow} x 2 steps per window): {log}");
         if (optimizerName != "adagrad-clip-value")
         {
             Assert.True(double.IsFinite(net.LastGradientNorm) && net.LastGradientNorm > 0, $"no gradient norm was measured ({net.LastGradientNorm})");
