@@ -26,6 +26,7 @@ public sealed class NetworkGenerator : IIncrementalGenerator
         public const string Shapes = nameof(Shapes);
         public const string Lowering = nameof(Lowering);
         public const string Emit = nameof(Emit);
+        public const string EmitGpu = nameof(EmitGpu);
     }
 
     public void Initialize(IncrementalGeneratorInitializationContext context)
@@ -44,21 +45,31 @@ public sealed class NetworkGenerator : IIncrementalGenerator
 
         var lowered = shaped.Select(static (s, _) => Lowerer.Run(s.Network)).WithTrackingName(TrackingNames.Lowering);
         var emitted = lowered.Select(static (l, _) => CpuEmitter.Run(l)).WithTrackingName(TrackingNames.Emit);
-        context.RegisterSourceOutput(emitted, static (spc, result) =>
+        context.RegisterSourceOutput(emitted, static (spc, result) => AddSource(spc, result));
+
+        // The GPU backend: emitted only when the compilation references NetDsl.Gpu (ILGPU); a project without it compiles
+        // exactly the CPU code above. The flag is a bool, so the GPU branch stays cached across edits.
+        var gpuReferenced = context.CompilationProvider
+            .Select(static (compilation, _) => compilation.GetTypeByMetadataName(GpuEmitter.SessionTypeName) is not null);
+        var emittedGpu = lowered.Combine(gpuReferenced)
+            .Select(static (pair, _) => GpuEmitter.Run(pair.Left, pair.Right)).WithTrackingName(TrackingNames.EmitGpu);
+        context.RegisterSourceOutput(emittedGpu, static (spc, result) => AddSource(spc, result));
+    }
+
+    private static void AddSource(SourceProductionContext spc, EmitResult result)
+    {
+        Report(spc, result.Diagnostics);
+        if (result.Source is { } source)
         {
-            Report(spc, result.Diagnostics);
-            if (result.Source is { } source)
+            try
             {
-                try
-                {
-                    spc.AddSource(source.HintName, SourceText.From(source.Text, System.Text.Encoding.UTF8));
-                }
-                catch (System.ArgumentException e)
-                {
-                    spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, Location.None, source.HintName, e.Message));
-                }
+                spc.AddSource(source.HintName, SourceText.From(source.Text, System.Text.Encoding.UTF8));
             }
-        });
+            catch (System.ArgumentException e)
+            {
+                spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, Location.None, source.HintName, e.Message));
+            }
+        }
     }
 
     private static void Report(SourceProductionContext context, EquatableArray<DiagnosticInfo> diagnostics)

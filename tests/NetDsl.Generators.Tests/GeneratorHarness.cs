@@ -73,7 +73,9 @@ public static class GeneratorHarness
             ["CS1591"] = ReportDiagnostic.Suppress,
         });
 
-    private static readonly Lazy<ImmutableArray<MetadataReference>> LazyReferences = new(LoadReferences);
+    private static readonly Lazy<ImmutableArray<MetadataReference>> LazyReferences = new(() => LoadReferences(gpu: false));
+
+    private static readonly Lazy<ImmutableArray<MetadataReference>> LazyGpuReferences = new(() => LoadReferences(gpu: true));
 
     /// <summary>Every trusted platform assembly of this process, plus NetDsl.</summary>
     public static ImmutableArray<MetadataReference> References => LazyReferences.Value;
@@ -86,7 +88,13 @@ public static class GeneratorHarness
         return compilation;
     });
 
-    private static ImmutableArray<MetadataReference> LoadReferences()
+    /// <summary>The references of a project that also references NetDsl.Gpu (and so ILGPU): the generator adds the GPU backend.</summary>
+    public static ImmutableArray<MetadataReference> GpuReferences => LazyGpuReferences.Value;
+
+    private static readonly Lazy<CSharpCompilation> LazyGpuEmpty = new(() =>
+        CSharpCompilation.Create("NetDslGeneratorGpuTests", Array.Empty<SyntaxTree>(), GpuReferences, CompilationOptions));
+
+    private static ImmutableArray<MetadataReference> LoadReferences(bool gpu)
     {
         var paths = new SortedSet<string>(StringComparer.Ordinal);
         var trusted = (string?)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") ?? throw new InvalidOperationException("TRUSTED_PLATFORM_ASSEMBLIES is not set.");
@@ -96,6 +104,12 @@ public static class GeneratorHarness
         }
 
         paths.Add(typeof(NetDsl.Network).Assembly.Location);
+        if (gpu)
+        {
+            paths.Add(typeof(NetDsl.Gpu.GpuSession).Assembly.Location);
+            paths.Add(typeof(ILGPU.Context).Assembly.Location);
+        }
+
         return paths.Select(p => (MetadataReference)MetadataReference.CreateFromFile(p)).ToImmutableArray();
     }
 
@@ -105,6 +119,9 @@ public static class GeneratorHarness
     public static CSharpCompilation CreateCompilation(params SyntaxTree[] trees) => LazyEmpty.Value.AddSyntaxTrees(trees);
 
     public static CSharpCompilation CreateCompilation(string source, string path = DefaultPath) => CreateCompilation(Parse(source, path));
+
+    /// <summary>A compilation that references NetDsl.Gpu as well.</summary>
+    public static CSharpCompilation CreateGpuCompilation(string source, string path = DefaultPath) => LazyGpuEmpty.Value.AddSyntaxTrees(Parse(source, path));
 
     public static GeneratorDriver CreateDriver() => CSharpGeneratorDriver.Create(
         new[] { new NetworkGenerator().AsSourceGenerator() },

@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using System.Globalization;
+using MnistTransfer;
+using NetDsl;
+using NetDsl.Data;
+using NetDsl.Datasets;
+using NetDsl.Gpu;
+using NetDsl.Gpu.Tests;
+using NetDsl.Optimizers;
+using NetDsl.Training;
+
+// The GPU check (scripts/gpu-check.sh runs it on a machine with an NVIDIA GPU):
+//   1. parity: every network of the GPU test suite, one SGD step and predictions on CUDA against the CPU backend;
+//   2. MnistTransfer (Keras' mnist_transfer_cnn recipe, 5 + 5 epochs) on CUDA, accuracies next to the CPU's;
+//   3. images/s of the reference CNN's training step and inference at batch 128 and 1024, and device memory used.
+// Exit code 0 when every parity case passes, 1 otherwise; --allow-cpu runs it on ILGPU's CPU accelerator (slow).
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+bool allowCpu = args.Contains("--allow-cpu");
+bool quick = args.Contains("--quick");
+using var device = GpuDevice.CreateDefault();
+Console.WriteLine($"device: {device.Description}");
+if (device.Kind != GpuKind.Cuda && !allowCpu)
+{
+    Console.Error.WriteLine("no CUDA device: nothing to check (pass --allow-cpu to run on ILGPU's CPU accelerator)");
+    return 2;
+}
+
+int failures = 0;
+Console.WriteLine();
+Console.WriteLine("== 1. parity with the CPU backend (largest difference relative to the tensor's largest magnitude; bound 1e-3)");
+foreach (string name in ParityNetworks.Names)
+{
+    using var cpu = ParityNetworks.Create(name, 5, 7);
+    using var host = ParityNetworks.Create(name, 5, 7);
+    using var gpu = ParityNetworks.ToGpu(host, device);
+    var (inputs, labels, targets) = ParityNetworks.Batch(cpu, 5, new Random(11));
+    float cpuLoss = labels is not null ? cpu.TrainStep(inputs, labels, new Sgd(0.1f, 0.9f)) : cpu.TrainStep(inputs, targets!, new Sgd(0.1f, 0.9f));
+    float gpuLoss = labels is not null ? gpu.TrainStep(inputs, labels, new Sgd(0.1f, 0.9f)) : gpu.TrainStep(inputs, targets!, new Sgd(0.1f, 0.9f));
+    gpu.CopyToHost();
+    var expected = new float[7 * cpu.OutputSize];
+    var actual = new float[7 * cpu.OutputSize];
+    var (x, _, _) = ParityNetworks.Batch(cpu, 7, new Random(3));
+    cpu.Predict(x, expected);
+    gpu.Predict(x, actual);
+    double loss = Math.Abs(cpuLoss - gpuLoss) / Math.Max(1, Math.Abs(cpuLoss));
+    double gradients = Relative(cpu.Gradients, host.Gradients);
+    double parameters = Relative(cpu.Parameters, host.Parameters);
+    double outputs = Relative(expected, actual);
+    bool ok = loss <= 1e-3 && gradients <= 1e-3 && parameters <= 1e-3 && outputs <= 1e-3;
+    failures += ok ? 0 : 1;
+    Console.WriteLine($"{(ok ? "ok  " : "FAIL")} {name,-18} loss {loss:E1}  gradients {gradients:E1}  parameters {parameters:E1}  outputs {outputs:E1}");
+}
+
+Console.WriteLine();
+Console.WriteLine("== 2. MnistTransfer (phase 1: digits 0-4, all layers; phase 2: digits 5-9, convolutions frozen; Adadelta, batch 128)");
+int epochs = quick ? 1 : 5;
+var (train, test) = MnistDigits.Load();
+foreach (bool onGpu in new[] { true, false })
+{
+    using var model = new TransferCnn(128, seed: 1);
+    using var session = onGpu ? model.ToGpu(device) : null;
+    Model trainer = session is null ? model : session;
+    var watch = Stopwatch.StartNew();
+    double a1 = Phase(trainer, train.Where(l => l < 5), test.Where(l => l < 5), epochs);
+    foreach (var layer in model.Layers.Where(l => l.Name is "Conv1" or "Conv2"))
+    {
+        layer.Trainable = false;
+    }
+
+    double a2 = Phase(trainer, train.Where(l => l >= 5).SelectLabels(l => l - 5), test.Where(l => l >= 5).SelectLabels(l => l - 5), epochs);
+    Console.WriteLine($"{(onGpu ? "GPU" : "CPU")}: phase 1 {a1:P2}, phase 2 {a2:P2} ({watch.Elapsed.TotalSeconds:F1} s, {epochs} + {epochs} epochs)");
+}
+
+Console.WriteLine();
+Console.WriteLine("== 3. reference CNN (TransferCnn) throughput on the device");
+foreach (int batch in new[] { 128, 1024 })
+{
+    using var model = new TransferCnn(batch, seed: 1);
+    using var session = model.ToGpu(device);
+    var inputs = new float[batch * model.InputSize];
+    var labels = new int[batch];
+    var random = new Random(1);
+    for (int i = 0; i < inputs.Length; i++)
+    {
+        inputs[i] = (float)random.NextDouble();
+    }
+
+    for (int i = 0; i < batch; i++)
+    {
+        labels[i] = random.Next(5);
+    }
+
+    var optimizer = new Adadelta();
+    int steps = quick ? 3 : batch == 128 ? 200 : 50;
+    for (int i = 0; i < 3; i++)
+    {
+        session.TrainStep(inputs, labels, optimizer);
+    }
+
+    var watch = Stopwatch.StartNew();
+    for (int i = 0; i < steps; i++)
+    {
+        session.TrainStep(inputs, labels, optimizer);
+    }
+
+    double train = steps * (double)batch / watch.Elapsed.TotalSeconds;
+    var outputs = new float[batch * model.OutputSize];
+    session.Predict(inputs, outputs);
+    watch.Restart();
+    for (int i = 0; i < steps; i++)
+    {
+        session.Predict(inputs, outputs);
+    }
+
+    double infer = steps * (double)batch / watch.Elapsed.TotalSeconds;
+    Console.WriteLine($"batch {batch,4}: training {train,12:N0} images/s ({session.LastStepLaunches} launches + optimizer per step), inference {infer,12:N0} images/s, device arena {session.DeviceBytes / (1024.0 * 1024):F1} MiB");
+}
+
+Console.WriteLine();
+Console.WriteLine(failures == 0 ? "parity: all cases passed" : $"parity: {failures} case(s) FAILED");
+return failures == 0 ? 0 : 1;
+
+static double Phase(Model model, Dataset train, Dataset test, int epochs)
+{
+    model.Fit(train, new Adadelta(), new FitOptions { Epochs = epochs, BatchSize = 128, Verbose = Verbosity.Silent });
+    return model.Evaluate(test)["accuracy"];
+}
+
+static double Relative(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual)
+{
+    double scale = 1e-3, worst = 0;
+    for (int i = 0; i < expected.Length; i++)
+    {
+        scale = Math.Max(scale, Math.Abs(expected[i]));
+        worst = Math.Max(worst, Math.Abs((double)expected[i] - actual[i]));
+    }
+
+    return worst / scale;
+}
