@@ -101,7 +101,8 @@ public sealed class LossKernels : IDisposable
 /// double), the GPU sums sequentially in float. Each value is a sum of at most 17 terms of a few roundings each,
 /// so differences stay near 10-20 ulps (about 1e-6 relative) of the largest term, and gradients after a softmax inherit
 /// the cancellation of <c>g - sum(g y)</c> at the scale of that sum (the 1e-6 floor, gradients here are at most ~1).
-/// The measured worst case (printed by each test, see the report) uses a small fraction of the tolerance, while a
+/// Measured (each test prints its worst): at most 22% of the tolerance (MAPE + Sigmoid gradient, 3.9e-6 relative);
+/// the largest relative error, 1.5e-5, is a tanh output near 0 (2.4e-7 absolute, inside the floor). A
 /// wrong formula, epsilon, clip, branch or scale errs by 1e-3 relative or more.
 /// </remarks>
 public sealed class LossParityTests(LossKernels kernels, ITestOutputHelper output) : IClassFixture<LossKernels>
