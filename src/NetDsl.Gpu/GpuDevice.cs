@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Algorithms;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
@@ -132,8 +133,9 @@ public sealed class GpuDevice : IDisposable
 
     private static Context CreateContext() =>
         // Release optimisations and aggressive inlining: the runtime's device functions (activations, losses, dropout
-        // hash) are inlined into the generated kernels, so their literal shape constants fold as on the CPU.
-        Context.Create(builder => builder.Cuda().Optimize(OptimizationLevel.O2).Inlining(InliningMode.Aggressive));
+        // hash) are inlined into the generated kernels, so their literal shape constants fold as on the CPU. EnableAlgorithms:
+        // without ILGPU.Algorithms the PTX backend has no implementation of MathF.Exp / MathF.Log (NotSupportedIntrinsicException).
+        Context.Create(builder => builder.Cuda().Optimize(OptimizationLevel.O2).Inlining(InliningMode.Aggressive).EnableAlgorithms());
 
     private static CPUAccelerator CreateCpuAccelerator(Context context, int threads)
     {
