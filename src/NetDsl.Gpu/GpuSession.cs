@@ -159,6 +159,7 @@ public abstract class GpuSession : Model
         ArgumentNullException.ThrowIfNull(optimizer);
         int rows = _host.ValidateStep(inputs, targets);
         targets.CopyTo(_stagedTargets.Span);
+        _step.ZeroOneTargets = GpuLoss.AllZeroOrOne(targets) ? 1 : 0;
         ActivationView(_layout.Targets, rows * OutputSize).CopyFromCPU(_stream, _stagedTargets.Span[..(rows * OutputSize)]);
         return RunStep(inputs, rows, optimizer);
     }

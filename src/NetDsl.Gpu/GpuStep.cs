@@ -24,4 +24,7 @@ public struct GpuStep
 
     /// <summary>Training forward passes so far, this one included (dropout masks change every step, as on the CPU).</summary>
     public long Step;
+
+    /// <summary>1 when every float target of the batch is 0 or 1: the hinge losses then map them to -1/+1, as Keras does per batch.</summary>
+    public int ZeroOneTargets;
 }

@@ -142,6 +142,13 @@ public static class GpuEmitter
                 at += Lowerer.Padded(buffer.Size);
             }
 
+            foreach (var layer in plan.Network.Layers.Where(l => l.Kind == LayerKind.Conv2D))
+            {
+                var (slices, width) = WeightGradientSlices(layer);
+                layout.Scratch.Add((Partials(layer), at, $"[{slices} x {width}] {layer.Name}'s weight (and bias) gradient partial sums, one row per slice of the batch's pixels"));
+                at += Lowerer.Padded((long)slices * width);
+            }
+
             layout.Scratch.Add((LossSum, at, "[1] the batch's loss sum, read back when asked"));
             at += Lowerer.Padded(1);
             layout.ScratchLength = at;
@@ -248,19 +255,41 @@ public static class GpuEmitter
 
             case OpKind.MatMul when op.TransposeA:
             {
-                // dW[k, j] = Σ_r x[r, k] · dy[r, j]: one thread per weight, the batch reduced in a loop.
+                // dW[k, j] = Σ_r x[r, k] · dy[r, j]: one thread per weight, the batch reduced in a loop; with a bias, one more
+                // row of threads sums dy's columns (the plan's ColumnSum, fused here).
                 int k = op.M.Value, n = op.N;
-                yield return new GpuKernel(op, phase.Name, prefix + "_WeightGradient", $"{k * n}", true, op.Comment, new[]
+                var bias = FusedBiasSum(phase, op);
+                int threads = (k + (bias is null ? 0 : 1)) * n;
+                var body = new List<string>
                 {
-                    $"int i = index; // one weight gradient: k = i / {n}, j = i % {n}",
-                    $"if (i >= {k * n}) return;",
+                    $"int i = index; // one weight gradient: k = i / {n}, j = i % {n}{(bias is null ? "" : $"; row {k}: the bias gradient")}",
+                    $"if (i >= {threads}) return;",
                     $"int k = i / {n}, j = i - k * {n};",
                     $"long x = {P(op.A)}, dy = {P(op.B!)};",
                     "float sum = 0f;",
+                };
+                if (bias is not null)
+                {
+                    body.AddRange(new[]
+                    {
+                        $"if (k == {k})",
+                        "{",
+                        "    for (int r = 0; r < step.Rows; r++)",
+                        $"        sum += arena[dy + (long)r * {n} + j];",
+                        $"    arena[{bias.C} + j] = sum;",
+                        "    return;",
+                        "}",
+                        "",
+                    });
+                }
+
+                body.AddRange(new[]
+                {
                     "for (int r = 0; r < step.Rows; r++)",
                     $"    sum += arena[x + (long)r * {k} + k] * arena[dy + (long)r * {n} + j];",
                     $"arena[{op.C} + i] = sum;",
                 });
+                yield return new GpuKernel(op, phase.Name, prefix + "_WeightGradient", $"{threads}", true, op.Comment + (bias is null ? "" : "; " + bias.Comment), body);
                 yield break;
             }
 
@@ -322,6 +351,9 @@ public static class GpuEmitter
                 yield break;
             }
 
+            case OpKind.ColumnSum when FusedIntoWeightGradient(phase, op):
+                yield break; // summed by the layer's weight-gradient kernel
+
             case OpKind.ColumnSum:
             {
                 int n = op.N;
@@ -354,7 +386,7 @@ public static class GpuEmitter
                 int n = op.N;
                 string call = network.Loss == LossKind.SparseCategoricalCrossEntropy
                     ? $"global::NetDsl.Gpu.GpuLoss.SparseRow(arena, {ActivationLiteral(op.Activation)}, {P(op.A)} + (long)r * {n}, {P(op.B!)} + (long)r * {n}, {P(op.C)} + (long)r * {n}, labels[r], {n}, 1f / step.Rows)"
-                    : $"global::NetDsl.Gpu.GpuLoss.Row(arena, {(int)network.Loss} /* {network.Loss} */, {ActivationLiteral(op.Activation)}, {P(op.A)} + (long)r * {n}, {P(op.B!)} + (long)r * {n}, {P(op.C)} + (long)r * {n}, {P(Targets)} + (long)r * {n}, {n}, 1f / step.Rows)";
+                    : $"global::NetDsl.Gpu.GpuLoss.Row(arena, {(int)network.Loss} /* {network.Loss} */, {ActivationLiteral(op.Activation)}, {P(op.A)} + (long)r * {n}, {P(op.B!)} + (long)r * {n}, {P(op.C)} + (long)r * {n}, {P(Targets)} + (long)r * {n}, {n}, 1f / step.Rows, step.ZeroOneTargets != 0)";
                 yield return RowKernel(op, phase, prefix + "_Loss", $"arena[{P(LossRows)} + r] = {call};");
                 yield return new GpuKernel(op, phase.Name, prefix + "_Sum", "1", false, "the batch's loss sum, from the rows' losses (read back when the step's loss is asked for)", new[]
                 {
@@ -406,31 +438,66 @@ public static class GpuEmitter
 
             case OpKind.ConvWeightGradient:
             {
+                // Split over the reduction: the batch's rows x OutH x OutW output pixels are cut into a fixed number of
+                // slices, one thread per (slice, weight) sums its slice into a partial row, then one thread per weight adds
+                // the partial rows in order (deterministic, no atomics). With a bias, F more columns sum dy alone (the
+                // plan's ColumnSum, fused here).
                 var g = layer.Window!;
                 int weights = g.KH * g.KW * g.InC * g.OutC;
-                yield return new GpuKernel(op, phase.Name, prefix + "_WeightGradient", $"{weights}", true, op.Comment, new[]
+                var bias = FusedBiasSum(phase, op);
+                var (slices, width) = WeightGradientSlices(layer);
+                int pixels = g.OutH * g.OutW;
+                var body = new List<string>
                 {
-                    $"int i = index; // one weight gradient (kh, kw, c, f)",
-                    $"if (i >= {weights}) return;",
-                    $"int f = i % {g.OutC}, c = i / {g.OutC} % {g.InC}, kw = i / {g.OutC * g.InC} % {g.KW}, kh = i / {g.OutC * g.InC * g.KW};",
+                    $"int i = index; // (slice, column): columns 0..{weights - 1} are weights (kh, kw, c, f){(bias is null ? "" : $", {weights}.. the bias")}",
+                    $"if (i >= {slices * width}) return;",
+                    $"int slice = i / {width}, w = i - slice * {width};",
+                    $"int total = step.Rows * {pixels};",
+                    $"int chunk = (total + {slices - 1}) / {slices};",
+                    "int begin = slice * chunk, end = global::System.Math.Min(total, begin + chunk);",
                     $"long x = {P(op.A)}, dy = {P(op.B!)};",
                     "float sum = 0f;",
-                    "for (int n = 0; n < step.Rows; n++)",
+                };
+                if (bias is not null)
+                {
+                    body.AddRange(new[]
+                    {
+                        $"if (w >= {weights})",
+                        "{",
+                        "    for (int q = begin; q < end; q++)",
+                        $"        sum += arena[dy + (long)q * {g.OutC} + (w - {weights})];",
+                        "}",
+                        "else",
+                    });
+                }
+
+                body.AddRange(new[]
+                {
                     "{",
-                    $"    for (int oh = 0; oh < {g.OutH}; oh++)",
+                    $"    int f = w % {g.OutC}, c = w / {g.OutC} % {g.InC}, kw = w / {g.OutC * g.InC} % {g.KW}, kh = w / {g.OutC * g.InC * g.KW};",
+                    "    for (int q = begin; q < end; q++)",
                     "    {",
-                    $"        int ih = oh * {g.StrideH} + kh - {g.PadTop};",
-                    $"        if ((uint)ih >= {g.InH}u) continue;",
-                    $"        for (int ow = 0; ow < {g.OutW}; ow++)",
-                    "        {",
-                    $"            int iw = ow * {g.StrideW} + kw - {g.PadLeft};",
-                    $"            if ((uint)iw >= {g.InW}u) continue;",
-                    $"            sum += arena[x + ((long)n * {g.InH * g.InW} + ih * {g.InW} + iw) * {g.InC} + c] * arena[dy + ((long)n * {g.OutH * g.OutW} + oh * {g.OutW} + ow) * {g.OutC} + f];",
-                    "        }",
+                    $"        int n = q / {pixels}, p = q - n * {pixels};",
+                    $"        int oh = p / {g.OutW}, ow = p - oh * {g.OutW};",
+                    $"        int ih = oh * {g.StrideH} + kh - {g.PadTop}, iw = ow * {g.StrideW} + kw - {g.PadLeft};",
+                    $"        if ((uint)ih < {g.InH}u && (uint)iw < {g.InW}u)",
+                    $"            sum += arena[x + ((long)n * {g.InH * g.InW} + ih * {g.InW} + iw) * {g.InC} + c] * arena[dy + (long)q * {g.OutC} + f];",
                     "    }",
                     "}",
-                    $"arena[{op.C} + i] = sum;",
+                    $"arena[{Partials(layer)} + i] = sum;",
                 });
+                yield return new GpuKernel(op, phase.Name, prefix + "_WeightGradientPartials", $"{slices * width}", true,
+                    $"{op.Comment}{(bias is null ? "" : "; " + bias.Comment)}: partial sums over {slices} slices of the batch's pixels", body);
+                var reduce = new List<string>
+                {
+                    "int w = index; // one weight (or bias) gradient: the slices' partial sums, in order",
+                    $"if (w >= {width}) return;",
+                    "float sum = 0f;",
+                    $"for (int slice = 0; slice < {slices}; slice++)",
+                    $"    sum += arena[{Partials(layer)} + slice * {width} + w];",
+                };
+                reduce.Add(bias is null ? $"arena[{op.C} + w] = sum;" : $"if (w < {weights}) arena[{op.C} + w] = sum; else arena[{bias.C} + (w - {weights})] = sum;");
+                yield return new GpuKernel(op, phase.Name, prefix + "_WeightGradient", $"{width}", true, $"{op.Comment}: the slices' partial sums added", reduce);
                 yield break;
             }
 
@@ -668,6 +735,26 @@ public static class GpuEmitter
                 throw new InvalidOperationException($"The GPU emitter has no kernel for {op.Kind}.");
         }
     }
+
+    /// <summary>The bias-gradient op (ColumnSum) of the same layer in the same phase, which the weight-gradient kernel computes too.</summary>
+    private static KernelOp? FusedBiasSum(Phase phase, KernelOp weightGradient) =>
+        phase.Ops.FirstOrDefault(o => o.Kind == OpKind.ColumnSum && o.Layer == weightGradient.Layer && o.Guard == weightGradient.Guard);
+
+    private static bool FusedIntoWeightGradient(Phase phase, KernelOp columnSum) =>
+        phase.Ops.Any(o => o.Layer == columnSum.Layer && o.Guard == columnSum.Guard && (o.Kind == OpKind.ConvWeightGradient || (o.Kind == OpKind.MatMul && o.TransposeA)));
+
+    /// <summary>
+    /// How a convolution's weight gradient splits the batch's pixels: enough slices that (slices x columns) threads fill a
+    /// large GPU (about 2^18 threads), at most 256; columns are the weights plus the biases.
+    /// </summary>
+    private static (int Slices, int Width) WeightGradientSlices(ShapedLayer layer)
+    {
+        var g = layer.Window!;
+        int width = g.KH * g.KW * g.InC * g.OutC + (layer.Spec.UseBias ? g.OutC : 0);
+        return (Math.Max(1, Math.Min(256, (1 << 18) / width)), width);
+    }
+
+    private static string Partials(ShapedLayer layer) => layer.Name + "_dWPartials";
 
     private static GpuKernel RowKernel(KernelOp op, Phase phase, string name, string statement) =>
         new(op, phase.Name, name, "rows", false, op.Comment, new[]
