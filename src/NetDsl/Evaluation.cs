@@ -10,7 +10,7 @@ public static class Evaluation
     /// Fraction of samples whose most probable class (argmax of the network's outputs) equals the label; 0 for an
     /// empty source.
     /// </summary>
-    public static double Accuracy(Network network, IDataSource data)
+    public static double Accuracy(Model network, IDataSource data)
     {
         if (Count(network, data) == 0)
         {
@@ -24,7 +24,7 @@ public static class Evaluation
     /// Fraction of samples whose label is among the <paramref name="k"/> most probable classes (ties as in
     /// <see cref="Metrics.TopKAccuracy"/>); 0 for an empty source. <c>1 - TopKAccuracy</c> is the top-k error.
     /// </summary>
-    public static double TopKAccuracy(Network network, IDataSource data, int k)
+    public static double TopKAccuracy(Model network, IDataSource data, int k)
     {
         var metric = new Metrics.TopKAccuracy(k);
         if (Count(network, data) == 0)
@@ -39,7 +39,7 @@ public static class Evaluation
     /// <param name="network">The classifier.</param>
     /// <param name="data">The labelled samples.</param>
     /// <param name="classNames">Optional class names for the table (one per output).</param>
-    public static ConfusionMatrix ConfusionMatrix(Network network, IDataSource data, IReadOnlyList<string>? classNames = null)
+    public static ConfusionMatrix ConfusionMatrix(Model network, IDataSource data, IReadOnlyList<string>? classNames = null)
     {
         Count(network, data);
         int classes = network.OutputSize;
@@ -74,7 +74,7 @@ public static class Evaluation
         return best;
     }
 
-    private static int Count(Network network, IDataSource data)
+    private static int Count(Model network, IDataSource data)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(data);

@@ -20,8 +20,15 @@ public abstract partial class Network
 
     private IOptimizer? _optimizer;
 
+    /// <summary>The optimizer whose state is in the arena (a different instance resets it); a device session sets it when it copies its state in.</summary>
+    internal IOptimizer? ActiveOptimizer
+    {
+        get => _optimizer;
+        set => _optimizer = value;
+    }
+
     /// <summary>Every trainable tensor (built on the first step with norm clipping), layer by layer.</summary>
-    private GradientTensor[]? _tensors;
+    private ParameterTensor[]? _tensors;
 
     /// <summary>Per part and tensor: the sum of squared gradients of the part's share (row-major, part × tensor).</summary>
     private double[]? _normPartials;
@@ -54,7 +61,7 @@ public abstract partial class Network
     /// allocating) and passes the clipping factor to the optimizer as <see cref="ParameterSlice.GradientScale"/>; frozen
     /// layers take no part in the norms.
     /// </param>
-    public float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels, IOptimizer optimizer)
+    public override float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels, IOptimizer optimizer)
     {
         CheckOptimizer(optimizer);
         float loss = ComputeGradients(inputs, labels);
@@ -69,7 +76,7 @@ public abstract partial class Network
     /// <param name="inputs">Samples, <see cref="InputSize"/> floats each, 1 to <see cref="BatchSize"/> of them.</param>
     /// <param name="targets"><see cref="OutputSize"/> finite floats per sample.</param>
     /// <param name="optimizer">The update rule. Its state lives in this network's arena and restarts from zero whenever a different optimizer instance is passed.</param>
-    public float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets, IOptimizer optimizer)
+    public override float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets, IOptimizer optimizer)
     {
         CheckOptimizer(optimizer);
         float loss = ComputeGradients(inputs, targets);
@@ -164,9 +171,9 @@ public abstract partial class Network
     /// tensor's start (to the end of the layer's trainable block for the last), so the regions tile the block the
     /// optimizer updates, alignment padding included.
     /// </summary>
-    private GradientTensor[] FindTrainableTensors()
+    private ParameterTensor[] FindTrainableTensors()
     {
-        var tensors = new List<GradientTensor>();
+        var tensors = new List<ParameterTensor>();
         var parts = new List<(long Offset, int Count)>(2);
         for (int l = 0; l < _layers.Length; l++)
         {
@@ -211,7 +218,7 @@ public abstract partial class Network
                     throw new InvalidOperationException($"Layer {layer.Name}: tensor {i} ({parts[i].Count} floats at {parts[i].Offset}) overlaps the next tensor or the end of the trainable block ({regionEnd}).");
                 }
 
-                tensors.Add(new GradientTensor(l, parts[i].Offset, (int)(regionEnd - parts[i].Offset), parts[i].Count));
+                tensors.Add(new ParameterTensor(l, parts[i].Offset, (int)(regionEnd - parts[i].Offset), parts[i].Count));
             }
         }
 
@@ -338,6 +345,9 @@ public abstract partial class Network
         public void Execute(int job, int part, int parts) => network.SumSquaredGradients(part, parts);
     }
 
-    /// <summary>A trainable tensor: its layer, where it starts, its region up to the next tensor and its element count.</summary>
-    private readonly record struct GradientTensor(int Layer, long Offset, int Length, int Count);
+    /// <summary>Every trainable tensor of every layer with parameters (for the GPU backend's optimizer and norms).</summary>
+    internal ParameterTensor[] TrainableTensorRegions() => FindTrainableTensors();
 }
+
+/// <summary>A trainable tensor: its layer, where it starts, its region up to the next tensor and its element count.</summary>
+internal readonly record struct ParameterTensor(int Layer, long Offset, int Length, int Count);

@@ -29,7 +29,7 @@ public readonly record struct NetworkLayout(int InputSize, int OutputSize, int P
 /// batches and runs the optimizer. The generated half (the user's partial class) supplies the layer views, the
 /// weight initialisation and the fused kernel schedule for its exact architecture.
 /// </summary>
-public abstract partial class Network : IParallelJob, IDisposable
+public abstract partial class Network : Model, IParallelJob
 {
     private readonly WorkerPool _pool;
     private readonly int[] _labels;
@@ -58,23 +58,23 @@ public abstract partial class Network : IParallelJob, IDisposable
         _lossPartials = new double[_pool.Threads];
     }
 
-    /// <summary>The largest number of samples one step takes.</summary>
-    public int BatchSize { get; }
+    /// <inheritdoc/>
+    public override int BatchSize { get; }
 
-    /// <summary>Floats per input sample.</summary>
-    public int InputSize => Layout.InputSize;
+    /// <inheritdoc/>
+    public override int InputSize => Layout.InputSize;
 
-    /// <summary>Floats per output sample.</summary>
-    public int OutputSize => Layout.OutputSize;
+    /// <inheritdoc/>
+    public override int OutputSize => Layout.OutputSize;
 
-    /// <summary>The loss the network trains with.</summary>
-    public Loss Loss => Layout.Loss;
+    /// <inheritdoc/>
+    public override Loss Loss => Layout.Loss;
 
-    /// <summary>
-    /// Whether training steps take one integer class label per sample (<see cref="Loss.SparseCategoricalCrossEntropy"/>);
-    /// otherwise they take <see cref="OutputSize"/> float targets per sample.
-    /// </summary>
-    public bool TakesClassLabels => Layout.Loss == Loss.SparseCategoricalCrossEntropy;
+    /// <summary>The network itself: on the CPU the callbacks see the network they train.</summary>
+    public override Network HostNetwork => this;
+
+    /// <summary>The compile-time arena plan (for the GPU backend, which mirrors the parameter blocks).</summary>
+    internal NetworkLayout ArenaLayout => Layout;
 
     /// <summary>Threads each step runs on.</summary>
     public int Threads => _pool.Threads;
@@ -103,11 +103,11 @@ public abstract partial class Network : IParallelJob, IDisposable
     /// <summary>Samples in the batch being processed.</summary>
     protected int Rows { get; private set; }
 
-    /// <summary>The seed the network was created with.</summary>
-    public int Seed { get; }
+    /// <inheritdoc/>
+    public override int Seed { get; }
 
     /// <summary>Training forward passes run so far (each one draws fresh dropout masks).</summary>
-    public long Steps { get; private set; }
+    public long Steps { get; internal set; }
 
     /// <summary>Whether the pass in progress is a training pass (dropout active, batch statistics).</summary>
     protected bool Training { get; private set; }
@@ -171,11 +171,8 @@ public abstract partial class Network : IParallelJob, IDisposable
         return (float)(total / rows);
     }
 
-    /// <summary>
-    /// Runs the network on any number of samples (in chunks of <see cref="BatchSize"/>) and writes
-    /// <see cref="OutputSize"/> floats per sample: class probabilities for a classifier.
-    /// </summary>
-    public void Predict(ReadOnlySpan<float> inputs, Span<float> outputs)
+    /// <inheritdoc/>
+    public override void Predict(ReadOnlySpan<float> inputs, Span<float> outputs)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         int count = CountSamples(inputs);
@@ -196,7 +193,7 @@ public abstract partial class Network : IParallelJob, IDisposable
     }
 
     /// <summary>Stops the worker threads and frees the arena.</summary>
-    public void Dispose()
+    public override void Dispose()
     {
         if (!_disposed)
         {
@@ -207,6 +204,13 @@ public abstract partial class Network : IParallelJob, IDisposable
 
         GC.SuppressFinalize(this);
     }
+
+    /// <inheritdoc/>
+    protected override void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    /// <summary>The outputs of the last training forward pass (the backward pass and the update write only gradients,
+    /// optimizer state and parameters, so they are still in the arena).</summary>
+    protected override ReadOnlySpan<float> TrainingOutputs(int rows) => Arena.GetSpan(Layout.OutputOffset, rows * OutputSize);
 
     /// <summary>Stops the worker threads of a network that was never disposed (the arena frees itself).</summary>
     ~Network() => _pool?.Stop(); // null when the constructor threw before starting the pool
@@ -244,6 +248,25 @@ public abstract partial class Network : IParallelJob, IDisposable
 
     private int StageBatch(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels)
     {
+        int rows = ValidateStep(inputs, labels);
+        StageInputs(inputs);
+        labels.CopyTo(_labels);
+        Rows = rows;
+        return rows;
+    }
+
+    private int StageBatch(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets)
+    {
+        int rows = ValidateStep(inputs, targets);
+        StageInputs(inputs);
+        targets.CopyTo(_targets);
+        Rows = rows;
+        return rows;
+    }
+
+    /// <summary>The checks of a training step with class labels (sample count, loss kind, label range); returns the row count.</summary>
+    internal int ValidateStep(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels)
+    {
         int rows = CountStepSamples(inputs);
         if (!TakesClassLabels)
         {
@@ -263,13 +286,11 @@ public abstract partial class Network : IParallelJob, IDisposable
             }
         }
 
-        StageInputs(inputs);
-        labels.CopyTo(_labels);
-        Rows = rows;
         return rows;
     }
 
-    private int StageBatch(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets)
+    /// <summary>The checks of a training step with float targets (sample count, loss kind, finite targets); returns the row count.</summary>
+    internal int ValidateStep(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets)
     {
         int rows = CountStepSamples(inputs);
         if (TakesClassLabels)
@@ -290,9 +311,6 @@ public abstract partial class Network : IParallelJob, IDisposable
             }
         }
 
-        StageInputs(inputs);
-        targets.CopyTo(_targets);
-        Rows = rows;
         return rows;
     }
 

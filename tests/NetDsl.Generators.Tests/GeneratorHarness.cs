@@ -100,6 +100,14 @@ public static class GeneratorHarness
         var trusted = (string?)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") ?? throw new InvalidOperationException("TRUSTED_PLATFORM_ASSEMBLIES is not set.");
         foreach (var path in trusted.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
         {
+            // This test project references NetDsl.Gpu (for the GPU compilations), so it and ILGPU are trusted assemblies
+            // of the process; a plain compilation must not see them, or the generator would add the GPU backend.
+            string file = Path.GetFileName(path);
+            if (file.StartsWith("ILGPU", StringComparison.Ordinal) || file == "NetDsl.Gpu.dll")
+            {
+                continue;
+            }
+
             paths.Add(path);
         }
 

@@ -6,7 +6,7 @@ namespace NetDsl.Metrics;
 /// <summary>
 /// Counts of (actual class, predicted class) pairs for a classifier, with per-class precision, recall and F1 and a
 /// readable table (<see cref="ToString"/>). The predicted class of a sample is the first largest output, as in
-/// <see cref="Accuracy"/>. Build one with <see cref="Evaluation.ConfusionMatrix(Network, Data.IDataSource, IReadOnlyList{string})"/> or fill it with
+/// <see cref="Accuracy"/>. Build one with <see cref="Evaluation.ConfusionMatrix(Model, Data.IDataSource, IReadOnlyList{string})"/> or fill it with
 /// <see cref="Update"/> / <see cref="Add"/>.
 /// </summary>
 public sealed class ConfusionMatrix

@@ -6,8 +6,8 @@ using NetDsl.Training;
 
 namespace NetDsl;
 
-/// <summary>The Keras-level training half of <see cref="Network"/>: <c>Fit</c>, <c>Evaluate</c> and prediction over data sources.</summary>
-public abstract partial class Network
+/// <summary>The Keras-level training half of <see cref="Model"/>: <c>Fit</c>, <c>Evaluate</c> and prediction over data sources.</summary>
+public abstract partial class Model
 {
     private float[]? _sourceFeatures;
     private int[]? _sourceLabels;
@@ -77,7 +77,7 @@ public abstract partial class Network
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(options);
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowIfDisposed();
         CheckSource(data, nameof(data));
         ArgumentOutOfRangeException.ThrowIfNegative(options.Epochs, nameof(options.Epochs));
         ArgumentOutOfRangeException.ThrowIfNegative(options.InitialEpoch, nameof(options.InitialEpoch));
@@ -129,7 +129,7 @@ public abstract partial class Network
         var batcher = new Batcher(training, batchSize, options.ShuffleSeed ?? unchecked((ulong)Seed), options.Shuffle);
         var context = new TrainingContext
         {
-            Network = this,
+            Network = HostNetwork,
             Optimizer = optimizer,
             Epochs = options.Epochs,
             InitialEpoch = options.InitialEpoch,
@@ -162,7 +162,7 @@ public abstract partial class Network
     public EvaluationResult Evaluate(IDataSource data, IReadOnlyList<Metric>? metrics = null, int batchSize = 0, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(data);
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowIfDisposed();
         CheckSource(data, nameof(data));
         int rows = ResolveBatchSize(batchSize);
         Metric[] resolved = ResolveMetrics(metrics, Loss);
@@ -188,7 +188,7 @@ public abstract partial class Network
     public void Predict(IDataSource data, Span<float> outputs)
     {
         ArgumentNullException.ThrowIfNull(data);
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowIfDisposed();
         CheckSampleSize(data, nameof(data));
         if (outputs.Length != (long)data.Count * OutputSize)
         {
@@ -201,10 +201,6 @@ public abstract partial class Network
             Predict(GatherFeatures(data, start, rows), outputs.Slice(start * OutputSize, rows * OutputSize));
         }
     }
-
-    /// <summary>The outputs of the last training forward pass (<see cref="TrainStep(ReadOnlySpan{float}, ReadOnlySpan{int}, IOptimizer)"/> leaves them in the arena: the
-    /// backward pass and the update write only gradients, optimizer state and parameters).</summary>
-    private ReadOnlySpan<float> TrainingOutputs(int rows) => Arena.GetSpan(Layout.OutputOffset, rows * OutputSize);
 
     /// <summary>The metric that reports the loss in evaluation: the network's loss computed from its outputs.</summary>
     private Metric CreateLossMetric() => TakesClassLabels ? new CrossEntropy("loss") : new LossMetric(Loss);
@@ -235,6 +231,8 @@ public abstract partial class Network
             {
                 hook.OnTrainBegin(begin);
             }
+
+            PublishHost(optimizer);
 
             for (int epoch = context.InitialEpoch; epoch < context.Epochs; epoch++)
             {
@@ -319,10 +317,13 @@ public abstract partial class Network
                 }
 
                 epochLogs["lr"] = ShortestDouble(optimizer.LearningRate);
+                SynchronizeHost(optimizer);
                 foreach (var hook in hooks)
                 {
                     hook.OnEpochEnd(epoch, epochLogs);
                 }
+
+                PublishHost(optimizer);
 
                 history.Add(epoch, epochLogs, seconds, seconds > 0 ? seen / seconds : double.NaN);
                 last = epochLogs;
@@ -333,6 +334,7 @@ public abstract partial class Network
             }
 
             var end = last ?? new Logs();
+            SynchronizeHost(optimizer);
             foreach (var hook in hooks)
             {
                 hook.OnTrainEnd(end);
@@ -340,6 +342,7 @@ public abstract partial class Network
         }
         catch
         {
+            SynchronizeHost(optimizer);
             foreach (var hook in hooks)
             {
                 hook.OnTrainAborted();
