@@ -4,14 +4,16 @@ using NetDsl;
 using NetDsl.Data;
 using NetDsl.Metrics;
 using NetDsl.Optimizers;
+using NetDsl.Samples;
 using NetDsl.Training;
 
 // The mnist_transfer_cnn architecture on the full Fashion-MNIST (60,000 training and 10,000 test images), read from
 // the standard IDX files, e.g. Debian's dataset-fashion-mnist package:
-//   dotnet run -c Release --project samples/FashionMnist [-- --data /usr/share/datasets/fashion-mnist --epochs 5 --batch 128 --seed 1 --threads 0 --limit N --history DIR]
+//   dotnet run -c Release --project samples/FashionMnist [-- --data /usr/share/datasets/fashion-mnist --epochs 5 --batch 128 --seed 1 --threads 0 --limit N --history DIR --device cpu|gpu]
 string data = "/usr/share/datasets/fashion-mnist";
 int epochs = 5, batch = 128, seed = 1, threads = 0, limit = 0;
 string? historyDirectory = null;
+string deviceName = "cpu";
 try
 {
     for (int i = 0; i < args.Length; i++)
@@ -26,6 +28,7 @@ try
             case "--threads": threads = int.Parse(Next(), CultureInfo.InvariantCulture); break;
             case "--limit": limit = int.Parse(Next(), CultureInfo.InvariantCulture); break;
             case "--history": historyDirectory = Next(); break;
+            case "--device": deviceName = Next(); break;
             default: throw new FormatException($"unknown option '{args[i]}'");
         }
     }
@@ -33,7 +36,7 @@ try
 catch (FormatException e)
 {
     Console.Error.WriteLine($"error: {e.Message}");
-    Console.Error.WriteLine("usage: FashionMnist [--data DIR] [--epochs N] [--batch N] [--seed N] [--threads N] [--limit N] [--history DIR]");
+    Console.Error.WriteLine("usage: FashionMnist [--data DIR] [--epochs N] [--batch N] [--seed N] [--threads N] [--limit N] [--history DIR] [--device cpu|gpu]");
     return 2;
 }
 
@@ -56,9 +59,27 @@ if (limit > 0)
 }
 
 using var model = new FashionCnn(batch, seed, threads);
+DeviceChoice device;
+try
+{
+    device = DeviceChoice.Create(deviceName);
+}
+catch (FormatException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
+
+using var deviceScope = device;
+Model trainer = model;
+#if NETDSL_GPU
+using var session = device.Gpu is { } gpu ? model.ToGpu(gpu) : null;
+trainer = (Model?)session ?? model;
+#endif
 Console.WriteLine(FashionCnn.Summary);
+Console.WriteLine($"Device: {device.Description}");
 Console.WriteLine($"Fashion-MNIST: {train.Count} training and {test.Count} test images from {data}.");
-var history = model.Fit(train, new Adadelta(learningRate: 1.0f, rho: 0.95f, epsilon: 1e-6f), new FitOptions
+var history = trainer.Fit(train, new Adadelta(learningRate: 1.0f, rho: 0.95f, epsilon: 1e-6f), new FitOptions
 {
     Epochs = epochs,
     BatchSize = batch,
@@ -74,5 +95,5 @@ if (historyDirectory is not null)
 }
 
 Console.WriteLine("Confusion matrix on the test set (rows: true class, columns: predicted):");
-Console.WriteLine(Evaluation.ConfusionMatrix(model, test, ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]));
+Console.WriteLine(Evaluation.ConfusionMatrix(trainer, test, ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]));
 return 0;

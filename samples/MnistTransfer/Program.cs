@@ -5,6 +5,7 @@ using NetDsl.Data;
 using NetDsl.Datasets;
 using NetDsl.Metrics;
 using NetDsl.Optimizers;
+using NetDsl.Samples;
 using NetDsl.Training;
 
 // Keras' mnist_transfer_cnn, for real, on the 10,000 MNIST digits embedded in NetDsl.Datasets (per digit: first 80%
@@ -31,6 +32,21 @@ using Network model = options.Loss switch
     _ => new TransferCnn(options.BatchSize, options.Seed, options.Threads),
 };
 
+// --device gpu: the same network through its generated GPU session (weights copied up; the network keeps the layer
+// flags, and the session copies the weights back at epoch ends and when asked).
+using var device = DeviceChoice.Create(options.Device);
+Model trainer = model;
+#if NETDSL_GPU
+using var session = device.Gpu is not { } gpu ? null : model switch
+{
+    TransferCnnCategorical m => m.ToGpu(gpu),
+    TransferCnnMse m => m.ToGpu(gpu),
+    TransferCnn m => (NetDsl.Gpu.GpuSession)m.ToGpu(gpu),
+    _ => null,
+};
+trainer = (Model?)session ?? model;
+#endif
+
 void Say(string line)
 {
     if (!options.Json)
@@ -40,21 +56,28 @@ void Say(string line)
 }
 
 Say(TransferCnn.Summary.Replace("Loss: SparseCategoricalCrossEntropy", $"Loss: {model.Loss}", StringComparison.Ordinal));
+Say($"Device: {device.Description}");
 PhaseResult phase1;
 if (options.LoadPhase1 is { } saved)
 {
     model.LoadWeights(saved);
+#if NETDSL_GPU
+    session?.CopyFromHost();
+#endif
     Say($"Phase 1: loaded the weights from {saved} (not trained).");
-    phase1 = new PhaseResult(Accuracy(model, test1), 0, double.NaN);
+    phase1 = new PhaseResult(Accuracy(trainer, test1), 0, double.NaN);
 }
 else
 {
     Say($"Phase 1: train all layers on digits 0-4 ({train1.Count} training, {test1.Count} test digits), {options.Describe()}.");
-    phase1 = Train(model, train1, test1, options, "phase1");
+    phase1 = Train(trainer, train1, test1, options, "phase1");
 }
 
 if (options.SavePhase1 is { } path)
 {
+#if NETDSL_GPU
+    session?.CopyToHost();
+#endif
     model.SaveWeights(path);
     Say($"Saved the phase-1 weights to {path} (safetensors).");
 }
@@ -65,7 +88,7 @@ foreach (var layer in model.Layers.Where(l => l.Name is "Conv1" or "Conv2"))
 }
 
 Say($"Phase 2: freeze Conv1 and Conv2, train the dense layers on digits 5-9 ({train2.Count} training, {test2.Count} test digits).");
-var phase2 = Train(model, train2, test2, options, "phase2");
+var phase2 = Train(trainer, train2, test2, options, "phase2");
 if (options.HistoryDirectory is { } historyDirectory)
 {
     Say($"Training curves: {Path.GetFullPath(historyDirectory)} (phase1.svg, phase2.svg and the CSV files).");
@@ -74,7 +97,7 @@ if (options.HistoryDirectory is { } historyDirectory)
 if (options.Json)
 {
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{{\"phase1_test_accuracy\":{phase1.Accuracy:F4},\"phase2_test_accuracy\":{phase2.Accuracy:F4},\"phase1_seconds\":{phase1.Seconds:F3},\"phase2_seconds\":{phase2.Seconds:F3},\"phase1_train_images_per_s\":{Json(phase1.ImagesPerSecond)},\"phase2_train_images_per_s\":{Json(phase2.ImagesPerSecond)},\"epochs\":{options.Epochs},\"threads\":{model.Threads}}}"));
+        $"{{\"phase1_test_accuracy\":{phase1.Accuracy:F4},\"phase2_test_accuracy\":{phase2.Accuracy:F4},\"phase1_seconds\":{phase1.Seconds:F3},\"phase2_seconds\":{phase2.Seconds:F3},\"phase1_train_images_per_s\":{Json(phase1.ImagesPerSecond)},\"phase2_train_images_per_s\":{Json(phase2.ImagesPerSecond)},\"epochs\":{options.Epochs},\"threads\":{model.Threads},\"device\":\"{device.Kind}\"}}"));
 }
 else
 {
@@ -87,7 +110,7 @@ return 0;
 static string Json(double value) => double.IsFinite(value) ? value.ToString("F0", CultureInfo.InvariantCulture) : "null";
 
 // The sample's classes are labels 0-4; the one-hot losses see them as rows of 5 targets.
-static IDataSource Source(Network model, Dataset data) => model.TakesClassLabels ? data : OneHot(data, 5);
+static IDataSource Source(Model model, Dataset data) => model.TakesClassLabels ? data : OneHot(data, 5);
 
 static MemoryDataSource OneHot(Dataset data, int classes)
 {
@@ -100,9 +123,9 @@ static MemoryDataSource OneHot(Dataset data, int classes)
     return new MemoryDataSource(data.Features, targets, data.SampleSize, classes);
 }
 
-static double Accuracy(Network model, Dataset test) => model.Evaluate(Source(model, test), [new NetDsl.Metrics.Accuracy()])["accuracy"];
+static double Accuracy(Model model, Dataset test) => model.Evaluate(Source(model, test), [new NetDsl.Metrics.Accuracy()])["accuracy"];
 
-static PhaseResult Train(Network model, Dataset train, Dataset test, Options options, string name)
+static PhaseResult Train(Model model, Dataset train, Dataset test, Options options, string name)
 {
     // A fresh optimizer per phase, as Keras recompiles the model between the phases.
     var history = model.Fit(Source(model, train), options.CreateOptimizer(), new FitOptions
@@ -128,7 +151,7 @@ internal sealed record PhaseResult(double Accuracy, double Seconds, double Image
 
 /// <summary>Command-line options of the sample.</summary>
 internal sealed record Options(int Epochs, int BatchSize, int Seed, int Threads, bool Json, string Loss, string Optimizer,
-    float? LearningRate, float Decay, float Momentum, string? SavePhase1, string? LoadPhase1, string? HistoryDirectory)
+    float? LearningRate, float Decay, float Momentum, string? SavePhase1, string? LoadPhase1, string? HistoryDirectory, string Device = "cpu")
 {
     private const string Usage = """
         usage: MnistTransfer [options]
@@ -136,6 +159,7 @@ internal sealed record Options(int Epochs, int BatchSize, int Seed, int Threads,
           --batch N             batch size (128)
           --seed N              weights, dropout and shuffling seed (1)
           --threads N           threads, 0 = all processors (0)
+          --device D            cpu (default) | gpu: CUDA when present, else ILGPU's CPU accelerator (slow)
           --loss L              sparse (default) | categorical (one-hot targets, as Keras' example) | mse
           --optimizer O         adadelta (default) | sgd | adam | adamw | rmsprop | adagrad
           --lr X                learning rate (adadelta 1.0, sgd 0.01, adagrad 0.01, others 0.001)
@@ -174,6 +198,7 @@ internal sealed record Options(int Epochs, int BatchSize, int Seed, int Threads,
                     "--history" => o with { HistoryDirectory = Next() },
                     "--no-history" => o with { HistoryDirectory = null },
                     "--json" => o with { Json = true },
+                    "--device" => o with { Device = Next() },
                     "--help" or "-h" => throw new FormatException("help"),
                     _ => throw new FormatException($"unknown option '{args[i]}'"),
                 };
@@ -182,6 +207,11 @@ internal sealed record Options(int Epochs, int BatchSize, int Seed, int Threads,
             if (o.Epochs < 1 || o.BatchSize < 1 || o.Threads < 0)
             {
                 throw new FormatException("--epochs and --batch must be positive, --threads 0 or more");
+            }
+
+            if (o.Device is not ("cpu" or "gpu"))
+            {
+                throw new FormatException($"--device must be cpu or gpu, not '{o.Device}'");
             }
 
             if (o.Loss is not ("sparse" or "categorical" or "mse"))
