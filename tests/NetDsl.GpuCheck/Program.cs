@@ -103,7 +103,7 @@ foreach (int batch in new[] { 128, 1024 })
         session.TrainStep(inputs, labels, optimizer);
     }
 
-    double train = steps * (double)batch / watch.Elapsed.TotalSeconds;
+    double trainRate = steps * (double)batch / watch.Elapsed.TotalSeconds;
     var outputs = new float[batch * model.OutputSize];
     session.Predict(inputs, outputs);
     watch.Restart();
@@ -112,8 +112,8 @@ foreach (int batch in new[] { 128, 1024 })
         session.Predict(inputs, outputs);
     }
 
-    double infer = steps * (double)batch / watch.Elapsed.TotalSeconds;
-    Console.WriteLine($"batch {batch,4}: training {train,12:N0} images/s ({session.LastStepLaunches} launches + optimizer per step), inference {infer,12:N0} images/s, device arena {session.DeviceBytes / (1024.0 * 1024):F1} MiB");
+    double inferRate = steps * (double)batch / watch.Elapsed.TotalSeconds;
+    Console.WriteLine($"batch {batch,4}: training {trainRate,12:N0} images/s ({session.LastStepLaunches} launches + optimizer per step), inference {inferRate,12:N0} images/s, device arena {session.DeviceBytes / (1024.0 * 1024):F1} MiB");
 }
 
 Console.WriteLine();

@@ -1,0 +1,56 @@
+using NetDsl.Optimizers;
+
+namespace NetDsl.Gpu.Tests;
+
+/// <summary>
+/// The parity tests on a real NVIDIA GPU: selected when a CUDA device is present, reported as skipped (never as passed)
+/// when it is not. They are the checks <c>scripts/gpu-check.sh</c> runs too, on the same networks and batches.
+/// </summary>
+public class CudaTests
+{
+    private static readonly Lazy<bool> Available = new(GpuDevice.IsCudaAvailable);
+
+    public static TheoryData<string> Networks => new(ParityNetworks.Names);
+
+    [SkippableTheory]
+    [MemberData(nameof(Networks))]
+    public void OneStepOnCudaMatchesTheCpu(string name)
+    {
+        Skip.IfNot(Available.Value, "no CUDA device on this machine");
+        using var device = GpuDevice.CreateCuda();
+        using var cpu = ParityNetworks.Create(name, 5, seed: 7);
+        using var host = ParityNetworks.Create(name, 5, seed: 7);
+        using var gpu = ParityNetworks.ToGpu(host, device);
+        var (inputs, labels, targets) = ParityNetworks.Batch(cpu, 5, new Random(11));
+        float cpuLoss = SessionParityTests.Step(cpu, inputs, labels, targets, new Sgd(0.1f, momentum: 0.9f));
+        float gpuLoss = SessionParityTests.Step(gpu, inputs, labels, targets, new Sgd(0.1f, momentum: 0.9f));
+        gpu.CopyToHost();
+        Assert.True(Math.Abs(cpuLoss - gpuLoss) <= 1e-3 * Math.Max(1, Math.Abs(cpuLoss)), $"{name}: loss CPU {cpuLoss}, GPU {gpuLoss}");
+        SessionParityTests.AssertClose(name + " gradients", cpu.Gradients, host.Gradients);
+        SessionParityTests.AssertClose(name + " parameters", cpu.Parameters, host.Parameters);
+    }
+
+    /// <summary>On CUDA a training step allocates nothing on the host at all (the CPU accelerator's own launches allocate; see AllocationTests).</summary>
+    [SkippableFact]
+    public void ATrainingStepOnCudaAllocatesNothing()
+    {
+        Skip.IfNot(Available.Value, "no CUDA device on this machine");
+        using var device = GpuDevice.CreateCuda();
+        using var host = new CnnTiny(8, seed: 1);
+        using var gpu = host.ToGpu(device);
+        var (inputs, labels, _) = ParityNetworks.Batch(host, 8, new Random(1));
+        var optimizer = new Adam(0.001f);
+        for (int i = 0; i < 3; i++)
+        {
+            gpu.TrainStep(inputs, labels!, optimizer);
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++)
+        {
+            gpu.TrainStep(inputs, labels!, optimizer);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+}
