@@ -25,7 +25,7 @@ public class CudaTests
         float cpuLoss = SessionParityTests.Step(cpu, inputs, labels, targets, new Sgd(0.1f, momentum: 0.9f));
         float gpuLoss = SessionParityTests.Step(gpu, inputs, labels, targets, new Sgd(0.1f, momentum: 0.9f));
         gpu.CopyToHost();
-        Assert.True(Math.Abs(cpuLoss - gpuLoss) <= 1e-3 * Math.Max(1, Math.Abs(cpuLoss)), $"{name}: loss CPU {cpuLoss}, GPU {gpuLoss}");
+        Assert.True(Math.Abs(cpuLoss - gpuLoss) <= 1e-4 * Math.Max(1, Math.Abs(cpuLoss)), $"{name}: loss CPU {cpuLoss}, GPU {gpuLoss}");
         SessionParityTests.AssertClose(name + " gradients", cpu.Gradients, host.Gradients);
         SessionParityTests.AssertClose(name + " parameters", cpu.Parameters, host.Parameters);
     }

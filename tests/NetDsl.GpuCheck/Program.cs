@@ -13,10 +13,12 @@ using NetDsl.Training;
 //   1. parity: every network of the GPU test suite, one SGD step and predictions on CUDA against the CPU backend;
 //   2. MnistTransfer (Keras' mnist_transfer_cnn recipe, 5 + 5 epochs) on CUDA, accuracies next to the CPU's;
 //   3. images/s of the reference CNN's training step and inference at batch 128 and 1024, and device memory used.
-// Exit code 0 when every parity case passes, 1 otherwise; --allow-cpu runs it on ILGPU's CPU accelerator (slow).
+// Exit code 0 when every parity case passes, 1 otherwise; --allow-cpu runs it on ILGPU's CPU accelerator (slow),
+// --parity-only stops after 1, --quick runs one epoch per phase and a few steps per throughput figure.
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 bool allowCpu = args.Contains("--allow-cpu");
 bool quick = args.Contains("--quick");
+bool parityOnly = args.Contains("--parity-only"); // the check of the check on a machine without a GPU
 using var device = GpuDevice.CreateDefault();
 Console.WriteLine($"device: {device.Description}");
 if (device.Kind != GpuKind.Cuda && !allowCpu)
@@ -27,7 +29,7 @@ if (device.Kind != GpuKind.Cuda && !allowCpu)
 
 int failures = 0;
 Console.WriteLine();
-Console.WriteLine("== 1. parity with the CPU backend (largest difference relative to the tensor's largest magnitude; bound 1e-3)");
+Console.WriteLine("== 1. parity with the CPU backend (largest difference relative to the tensor's largest magnitude; bound 1e-4, as the tests)");
 foreach (string name in ParityNetworks.Names)
 {
     using var cpu = ParityNetworks.Create(name, 5, 7);
@@ -46,9 +48,15 @@ foreach (string name in ParityNetworks.Names)
     double gradients = Relative(cpu.Gradients, host.Gradients);
     double parameters = Relative(cpu.Parameters, host.Parameters);
     double outputs = Relative(expected, actual);
-    bool ok = loss <= 1e-3 && gradients <= 1e-3 && parameters <= 1e-3 && outputs <= 1e-3;
+    bool ok = loss <= 1e-4 && gradients <= 1e-4 && parameters <= 1e-4 && outputs <= 1e-4;
     failures += ok ? 0 : 1;
     Console.WriteLine($"{(ok ? "ok  " : "FAIL")} {name,-18} loss {loss:E1}  gradients {gradients:E1}  parameters {parameters:E1}  outputs {outputs:E1}");
+}
+
+if (parityOnly)
+{
+    Console.WriteLine(failures == 0 ? "parity: all cases passed" : $"parity: {failures} case(s) FAILED");
+    return failures == 0 ? 0 : 1;
 }
 
 Console.WriteLine();
