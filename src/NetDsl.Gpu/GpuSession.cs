@@ -130,7 +130,7 @@ public abstract class GpuSession : Model
     /// <summary>Bytes of device memory the session's arena and label buffer take.</summary>
     public long DeviceBytes => _arena.LengthInBytes + _labels.LengthInBytes;
 
-    /// <summary>Generated kernel launches of the last training step (forward, loss and backward; the optimizer's come on top).</summary>
+    /// <summary>Kernel launches of the last training step: forward, loss, backward and the optimizer's.</summary>
     public int LastStepLaunches { get; private set; }
 
     private int _launches;
@@ -188,7 +188,7 @@ public abstract class GpuSession : Model
         RunBackward(rows);
         int tensors = TrainableTensors();
         _optimizer.Step(_stream, _arena.View, _layout.ParameterLength, _trainable.AsSpan(0, tensors), optimizer, _optimizerScratch.View);
-        LastStepLaunches = _launches;
+        LastStepLaunches = _launches + _optimizer.LastLaunches;
         _arena.View.SubView(_layout.LossSum, 1).CopyToCPU(_stream, _lossSum.AsSpan());
         _stream.Synchronize();
         return _lossSum[0] / rows;
