@@ -328,13 +328,22 @@ internal struct FactorArguments
 /// <summary>The optimizer kernels (one thread per parameter), with the CPU kernels' scalar arithmetic.</summary>
 internal static class OptimizerKernels
 {
+    /// <summary>
+    /// <c>a · b + c</c>, where the CPU kernels use a fused multiply-add. ILGPU's PTX backend has no intrinsic for
+    /// MathF.FusedMultiplyAdd (only through libdevice, which would make the CUDA toolkit a run-time dependency); written
+    /// as a multiply and an add, ptxas contracts it into one <c>fma.rn.f32</c> (its default <c>--fmad=true</c>), and the
+    /// CPU accelerator rounds twice (a last-bit difference, well inside the parity bound).
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static float Fma(float a, float b, float c) => a * b + c;
+
     /// <summary>The gradient as every rule sees it: scaled by the clipping factor, clipped by value, plus coupled L2 decay.</summary>
     private static float Gradient(ArrayView<float> arena, ArrayView<float> scratch, in UpdateArguments a, long at, float w)
     {
         float scale = a.ScaleIndex < 0 ? 1f : scratch[a.ScaleIndex];
         float g = arena[a.ParameterLength + at] * scale;
         g = g < -a.Clip ? -a.Clip : g > a.Clip ? a.Clip : g;
-        return MathF.FusedMultiplyAdd(a.L2, w, g);
+        return Fma(a.L2, w, g);
     }
 
     /// <summary>SGD: A = momentum, Flags = Nesterov; state 0 the velocity.</summary>
@@ -347,15 +356,15 @@ internal static class OptimizerKernels
         float gs = Gradient(arena, scratch, a, at, w);
         if (a.A == 0f)
         {
-            arena[at] = MathF.FusedMultiplyAdd(-a.LearningRate, gs, w * a.Keep);
+            arena[at] = Fma(-a.LearningRate, gs, w * a.Keep);
             return;
         }
 
         long v = 2 * a.ParameterLength + at;
         float delta = -a.LearningRate * gs;
-        float velocity = MathF.FusedMultiplyAdd(a.A, arena[v], delta);
+        float velocity = Fma(a.A, arena[v], delta);
         arena[v] = velocity;
-        float move = a.Flags != 0 ? MathF.FusedMultiplyAdd(a.A, velocity, delta) : velocity;
+        float move = a.Flags != 0 ? Fma(a.A, velocity, delta) : velocity;
         arena[at] = w * a.Keep + move;
     }
 
@@ -369,12 +378,12 @@ internal static class OptimizerKernels
         float w = arena[at];
         float gs = Gradient(arena, scratch, a, at, w);
         float oneMinusRho = 1f - a.A;
-        float an = MathF.FusedMultiplyAdd(a.A, arena[s0], oneMinusRho * gs * gs);
+        float an = Fma(a.A, arena[s0], oneMinusRho * gs * gs);
         float ds = arena[s1];
         float u = gs * MathF.Sqrt(ds + a.B) / MathF.Sqrt(an + a.B);
         arena[s0] = an;
-        arena[at] = MathF.FusedMultiplyAdd(-a.LearningRate, u, w * a.Keep);
-        arena[s1] = MathF.FusedMultiplyAdd(a.A, ds, oneMinusRho * u * u);
+        arena[at] = Fma(-a.LearningRate, u, w * a.Keep);
+        arena[s1] = Fma(a.A, ds, oneMinusRho * u * u);
     }
 
     /// <summary>Adagrad: A = initial accumulator value, B = epsilon; state 0 the sum of squared gradients.</summary>
@@ -386,10 +395,10 @@ internal static class OptimizerKernels
         long s = 2 * a.ParameterLength + at;
         float w = arena[at];
         float gs = Gradient(arena, scratch, a, at, w);
-        float ss = MathF.FusedMultiplyAdd(gs, gs, arena[s]);
+        float ss = Fma(gs, gs, arena[s]);
         arena[s] = ss;
         float u = gs / (MathF.Sqrt(ss + a.A) + a.B);
-        arena[at] = MathF.FusedMultiplyAdd(-a.LearningRate, u, w * a.Keep);
+        arena[at] = Fma(-a.LearningRate, u, w * a.Keep);
     }
 
     /// <summary>RMSprop: A = rho, B = momentum, C = epsilon, Flags = centered; state 0 the mean square, state 1 the mean gradient or the momentum.</summary>
@@ -402,12 +411,12 @@ internal static class OptimizerKernels
         float w = arena[at];
         float gs = Gradient(arena, scratch, a, at, w);
         float oneMinusRho = 1f - a.A;
-        float vs = MathF.FusedMultiplyAdd(a.A, arena[s0], oneMinusRho * gs * gs);
+        float vs = Fma(a.A, arena[s0], oneMinusRho * gs * gs);
         arena[s0] = vs;
         float denominator;
         if (a.Flags != 0)
         {
-            float mg = MathF.FusedMultiplyAdd(a.A, arena[s1], oneMinusRho * gs);
+            float mg = Fma(a.A, arena[s1], oneMinusRho * gs);
             arena[s1] = mg;
             denominator = vs - mg * mg + a.C;
         }
@@ -419,7 +428,7 @@ internal static class OptimizerKernels
         float u = a.LearningRate * gs / MathF.Sqrt(denominator);
         if (a.B > 0f)
         {
-            u = MathF.FusedMultiplyAdd(a.B, arena[s1], u);
+            u = Fma(a.B, arena[s1], u);
             arena[s1] = u;
         }
 
@@ -435,12 +444,12 @@ internal static class OptimizerKernels
         long m = 2 * a.ParameterLength + at, v = 3 * a.ParameterLength + at;
         float w = arena[at];
         float gs = Gradient(arena, scratch, a, at, w);
-        float ms = MathF.FusedMultiplyAdd(a.B, arena[m], (1f - a.B) * gs);
-        float vs = MathF.FusedMultiplyAdd(a.C, arena[v], (1f - a.C) * gs * gs);
+        float ms = Fma(a.B, arena[m], (1f - a.B) * gs);
+        float vs = Fma(a.C, arena[v], (1f - a.C) * gs * gs);
         arena[m] = ms;
         arena[v] = vs;
         float u = ms / (MathF.Sqrt(vs) + a.D);
-        arena[at] = MathF.FusedMultiplyAdd(-a.A, u, w * a.Keep);
+        arena[at] = Fma(-a.A, u, w * a.Keep);
     }
 
     /// <summary>Partial sums of g² over one tensor: block b sums elements b, b + Blocks, ... in double.</summary>
