@@ -59,18 +59,12 @@ if (limit > 0)
 }
 
 using var model = new FashionCnn(batch, seed, threads);
-DeviceChoice device;
-try
+using var device = DeviceChoice.CreateOrReport(deviceName);
+if (device is null)
 {
-    device = DeviceChoice.Create(deviceName);
-}
-catch (FormatException e)
-{
-    Console.Error.WriteLine($"error: {e.Message}");
     return 2;
 }
 
-using var deviceScope = device;
 Model trainer = model;
 #if NETDSL_GPU
 using var session = device.Gpu is { } gpu ? model.ToGpu(gpu) : null;

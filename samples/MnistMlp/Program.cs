@@ -24,7 +24,12 @@ if (!options.Json)
 }
 
 using var model = new DigitsMlp(options.BatchSize, options.Seed, options.Threads);
-using var device = DeviceChoice.Create(options.Device);
+using var device = DeviceChoice.CreateOrReport(options.Device);
+if (device is null)
+{
+    return 2;
+}
+
 Model trainer = model;
 #if NETDSL_GPU
 using var session = device.Gpu is { } gpu ? model.ToGpu(gpu) : null;

@@ -34,7 +34,12 @@ using Network model = options.Loss switch
 
 // --device gpu: the same network through its generated GPU session (weights copied up; the network keeps the layer
 // flags, and the session copies the weights back at epoch ends and when asked).
-using var device = DeviceChoice.Create(options.Device);
+using var device = DeviceChoice.CreateOrReport(options.Device);
+if (device is null)
+{
+    return 2;
+}
+
 Model trainer = model;
 #if NETDSL_GPU
 using var session = device.Gpu is not { } gpu ? null : model switch

@@ -54,6 +54,20 @@ internal sealed class DeviceChoice : IDisposable
         }
     }
 
+    /// <summary>Creates the backend, or prints the problem as an argument error (exit code 2) and returns null.</summary>
+    public static DeviceChoice? CreateOrReport(string option)
+    {
+        try
+        {
+            return Create(option);
+        }
+        catch (FormatException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return null;
+        }
+    }
+
     /// <summary>Frees the GPU device, if any.</summary>
     public void Dispose()
     {
