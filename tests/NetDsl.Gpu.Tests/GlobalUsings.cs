@@ -1,1 +1,2 @@
+global using NetDsl.Tests.Numerics;
 global using Xunit;

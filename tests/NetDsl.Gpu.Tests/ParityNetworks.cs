@@ -1,3 +1,5 @@
+using NetDsl.Tests.Numerics;
+
 namespace NetDsl.Gpu.Tests;
 
 /// <summary>Builds the parity networks by name, their GPU sessions, and random batches of the right kind.</summary>

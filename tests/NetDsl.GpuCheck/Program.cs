@@ -6,6 +6,7 @@ using NetDsl.Data;
 using NetDsl.Datasets;
 using NetDsl.Gpu;
 using NetDsl.Gpu.Tests;
+using NetDsl.Tests.Numerics;
 using NetDsl.Optimizers;
 using NetDsl.Training;
 

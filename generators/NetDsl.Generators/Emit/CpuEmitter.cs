@@ -308,19 +308,9 @@ public static class CpuEmitter
         using (w.Block("protected override void Backward(int rows)"))
         {
             // A layer passes the gradient down only when some layer below it trains.
-            string below = "false";
-            foreach (var layer in network.Layers)
+            foreach (var line in Guards.InputGradientFlags(network, Trainable))
             {
-                if (layer.Index > 0)
-                {
-                    w.Line($"{InputGradientFlag(layer)} = {below};");
-                    below = InputGradientFlag(layer);
-                }
-
-                if (layer.ParameterCount > 0)
-                {
-                    below = below == "false" ? $"{Field(layer)}.Trainable" : $"{below} || {Field(layer)}.Trainable";
-                }
+                w.Line(line);
             }
 
             foreach (var phase in plan.Loss.Concat(plan.Backward))
@@ -630,19 +620,9 @@ public static class CpuEmitter
             : Naming.InputGradientShape(layer);
     }
 
-    private static string GuardExpression(ExecutionPlan plan, KernelOp op)
-    {
-        var layer = plan.Network.Layers[op.Layer];
-        string trainable = layer.ParameterCount > 0 ? $"{Field(layer)}.Trainable" : "false";
-        string below = layer.Index > 0 ? InputGradientFlag(layer) : "false";
-        return op.Guard switch
-        {
-            Guard.LayerTrainable => trainable,
-            Guard.InputGradientNeeded => below,
-            Guard.GradientNeeded => trainable == "false" ? below : below == "false" ? trainable : $"{trainable} || {below}",
-            _ => "true",
-        };
-    }
+    private static string GuardExpression(ExecutionPlan plan, KernelOp op) => Guards.Expression(plan.Network, op, Trainable);
+
+    private static string Trainable(ShapedLayer layer) => $"{Field(layer)}.Trainable";
 
     private static string PhaseCondition(ExecutionPlan plan, Phase phase)
     {

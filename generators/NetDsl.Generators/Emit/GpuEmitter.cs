@@ -837,11 +837,11 @@ public static class GpuEmitter
                     }
                     else if (kernel.When == "training")
                     {
-                        w.Line($"if (training && _network.{Naming.Field(network.Layers[kernel.Op.Layer].Name)}.Trainable) {launch}");
+                        w.Line($"if (training && {Trainable(network.Layers[kernel.Op.Layer])}) {launch}");
                     }
                     else if (kernel.When == "inference")
                     {
-                        w.Line($"if (!(training && _network.{Naming.Field(network.Layers[kernel.Op.Layer].Name)}.Trainable)) {launch}");
+                        w.Line($"if (!(training && {Trainable(network.Layers[kernel.Op.Layer])})) {launch}");
                     }
                     else
                     {
@@ -870,20 +870,9 @@ public static class GpuEmitter
         w.Line("/// <inheritdoc/>");
         using (w.Block("protected override void RunBackward(int rows)"))
         {
-            string below = "false";
-            foreach (var layer in network.Layers)
+            foreach (var line in Guards.InputGradientFlags(network, Trainable))
             {
-                if (layer.Index > 0)
-                {
-                    w.Line($"{Naming.InputGradientFlag(layer.Name)} = {below};");
-                    below = Naming.InputGradientFlag(layer.Name);
-                }
-
-                if (layer.ParameterCount > 0)
-                {
-                    string trainable = $"_network.{Naming.Field(layer.Name)}.Trainable";
-                    below = below == "false" ? trainable : $"{below} || {trainable}";
-                }
+                w.Line(line);
             }
 
             foreach (var phase in plan.Loss.Concat(plan.Backward))
@@ -899,7 +888,7 @@ public static class GpuEmitter
                 {
                     var layer = network.Layers[kernel.Op.Layer];
                     string guard = GuardExpression(network, kernel.Op);
-                    string trainable = $"_network.{Naming.Field(layer.Name)}.Trainable";
+                    string trainable = Trainable(layer);
                     string inputFlag = layer.Index > 0 ? Naming.InputGradientFlag(layer.Name) : "false";
                     guard = kernel.When switch
                     {
@@ -924,19 +913,10 @@ public static class GpuEmitter
 
     private static string Extent(string extent) => extent == "rows" ? "rows" : extent.StartsWith("rows * ", StringComparison.Ordinal) ? "(long)" + extent : extent + "L";
 
-    private static string GuardExpression(ShapedNetwork network, KernelOp op)
-    {
-        var layer = network.Layers[op.Layer];
-        string trainable = layer.ParameterCount > 0 ? $"_network.{Naming.Field(layer.Name)}.Trainable" : "false";
-        string below = layer.Index > 0 ? Naming.InputGradientFlag(layer.Name) : "false";
-        return op.Guard switch
-        {
-            Guard.LayerTrainable => trainable,
-            Guard.InputGradientNeeded => below,
-            Guard.GradientNeeded => trainable == "false" ? below : below == "false" ? trainable : $"{trainable} || {below}",
-            _ => "true",
-        };
-    }
+    private static string GuardExpression(ShapedNetwork network, KernelOp op) => Guards.Expression(network, op, Trainable);
+
+    /// <summary>A layer's <c>Trainable</c> flag, read from the network the session was created from.</summary>
+    private static string Trainable(ShapedLayer layer) => $"_network.{Naming.Field(layer.Name)}.Trainable";
 
     private static void EmitKernel(SourceWriter w, GpuKernel kernel)
     {

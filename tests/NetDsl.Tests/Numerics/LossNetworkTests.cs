@@ -8,36 +8,6 @@ namespace NetDsl.Tests.Numerics;
 // kernels: a double-precision forward pass (ReferenceMlp) and the double loss model (LossReference), differentiated by
 // central finite differences over every parameter.
 
-[Network(Loss = Loss.MeanSquaredError)][Input(4)]
-public partial class LossMse { [Dense(5, Activation.Tanh)] public partial DenseLayer Hidden { get; } [Dense(3)] public partial DenseLayer Head { get; } }
-
-[Network(Loss = Loss.MeanAbsoluteError)][Input(4)]
-public partial class LossMae { [Dense(5, Activation.Tanh)] public partial DenseLayer Hidden { get; } [Dense(3, Activation.Tanh)] public partial DenseLayer Head { get; } }
-
-[Network(Loss = Loss.MeanAbsolutePercentageError)][Input(4)]
-public partial class LossMape { [Dense(5, Activation.Tanh)] public partial DenseLayer Hidden { get; } [Dense(2, Activation.Sigmoid)] public partial DenseLayer Head { get; } }
-
-[Network(Loss = Loss.MeanSquaredLogarithmicError)][Input(4)]
-public partial class LossMsle { [Dense(5, Activation.Tanh)] public partial DenseLayer Hidden { get; } [Dense(3, Activation.Sigmoid)] public partial DenseLayer Head { get; } }
-
-[Network(Loss = Loss.Hinge)][Input(4)]
-public partial class LossHinge { [Dense(5, Activation.Tanh)] public partial DenseLayer Hidden { get; } [Dense(3, Activation.Tanh)] public partial DenseLayer Head { get; } }
-
-[Network(Loss = Loss.SquaredHinge)][Input(4)]
-public partial class LossSquaredHinge { [Dense(5, Activation.Tanh)] public partial DenseLayer Hidden { get; } [Dense(1)] public partial DenseLayer Head { get; } }
-
-[Network(Loss = Loss.CategoricalCrossEntropy)][Input(4)]
-public partial class LossCce { [Dense(5, Activation.Tanh)] public partial DenseLayer Hidden { get; } [Dense(3, Activation.Softmax)] public partial DenseLayer Head { get; } }
-
-[Network(Loss = Loss.CategoricalCrossEntropy)][Input(4)]
-public partial class LossCceLogits { [Dense(5, Activation.Tanh)] public partial DenseLayer Hidden { get; } [Dense(4)] public partial DenseLayer Head { get; } }
-
-[Network(Loss = Loss.BinaryCrossEntropy)][Input(4)]
-public partial class LossBce { [Dense(5, Activation.Tanh)] public partial DenseLayer Hidden { get; } [Dense(2, Activation.Sigmoid)] public partial DenseLayer Head { get; } }
-
-[Network(Loss = Loss.BinaryCrossEntropy)][Input(4)]
-public partial class LossBceLogits { [Dense(5, Activation.Tanh)] public partial DenseLayer Hidden { get; } [Dense(1)] public partial DenseLayer Head { get; } }
-
 public sealed class LossNetworkTests
 {
     private const int Rows = 6;
