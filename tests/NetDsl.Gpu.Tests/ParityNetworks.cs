@@ -7,7 +7,7 @@ internal static class ParityNetworks
 {
     public static readonly string[] Names =
     [
-        nameof(CnnTiny), nameof(CnnOdd), nameof(CnnBatchNorm), nameof(CnnDropout), nameof(CnnPoolDropout), nameof(CnnStrided), nameof(CnnWinograd),
+        nameof(CnnTiny), nameof(CnnOdd), nameof(CnnBatchNorm), nameof(CnnDropout), nameof(CnnPoolDropout), nameof(CnnStrided), nameof(CnnWinograd), nameof(CnnFlatInput),
         nameof(LossMse), nameof(LossMae), nameof(LossMape), nameof(LossMsle), nameof(LossHinge), nameof(LossSquaredHinge),
         nameof(LossCce), nameof(LossCceLogits), nameof(LossBce), nameof(LossBceLogits), nameof(DigitsMlpSmall),
     ];
@@ -21,6 +21,7 @@ internal static class ParityNetworks
         nameof(CnnPoolDropout) => new CnnPoolDropout(batch, seed, 1),
         nameof(CnnStrided) => new CnnStrided(batch, seed, 1),
         nameof(CnnWinograd) => new CnnWinograd(batch, seed, 1),
+        nameof(CnnFlatInput) => new CnnFlatInput(batch, seed, 1),
         nameof(LossMse) => new LossMse(batch, seed, 1),
         nameof(LossMae) => new LossMae(batch, seed, 1),
         nameof(LossMape) => new LossMape(batch, seed, 1),
@@ -44,6 +45,7 @@ internal static class ParityNetworks
         CnnPoolDropout n => n.ToGpu(device),
         CnnStrided n => n.ToGpu(device),
         CnnWinograd n => n.ToGpu(device),
+        CnnFlatInput n => n.ToGpu(device),
         LossMse n => n.ToGpu(device),
         LossMae n => n.ToGpu(device),
         LossMape n => n.ToGpu(device),
