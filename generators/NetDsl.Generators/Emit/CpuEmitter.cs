@@ -45,8 +45,9 @@ public static class CpuEmitter
         }
     }
 
-    public static GeneratedSource Emit(ExecutionPlan plan)
+    public static GeneratedSource Emit(ExecutionPlan neutral)
     {
+        var plan = CpuPlan.Specialize(neutral);
         var network = plan.Network;
         var spec = network.Spec;
         var w = new SourceWriter();

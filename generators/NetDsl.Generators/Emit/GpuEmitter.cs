@@ -15,8 +15,8 @@ namespace NetDsl.Generators.Emit;
 /// runtime values are the batch's row count and the activation capacity (<c>NetDsl.Gpu.GpuStep</c>). The phases are
 /// the plan's phases, in the plan's order, with the plan's fusion decisions (bias + activation in the producing
 /// kernel, the activation derivative in the next input-gradient kernel, dropout masks in their neighbours, the head's
-/// activation in the loss); what the plan materialises only for the CPU's SIMD kernels (transposed dense weights,
-/// re-laid-out convolution weights) the GPU kernels read in place instead.
+/// activation in the loss). The CPU emitter adds re-layouts of the weights for its SIMD kernels (Emit/CpuPlan); the GPU
+/// kernels read the weights in place.
 /// </summary>
 /// <remarks>
 /// Kernels are written one output element per thread (a dense product's dot product, a convolution's sum over its
@@ -124,7 +124,6 @@ public static class GpuEmitter
         public long ScratchLength { get; set; }
         public List<(string Name, long Prefix, long Size, string Comment)> Activations { get; } = new();
         public long PerSample { get; set; }
-        public HashSet<string> Skipped { get; } = new();
 
         public static GpuLayout Of(ExecutionPlan plan)
         {
@@ -132,12 +131,6 @@ public static class GpuEmitter
             long at = 0;
             foreach (var buffer in plan.Buffers.Where(b => b.Region == Region.Scratch))
             {
-                if (buffer.Name.EndsWith("_WT", StringComparison.Ordinal))
-                {
-                    layout.Skipped.Add(buffer.Name); // the CPU GEMM's transposed copy: GPU kernels read W in place
-                    continue;
-                }
-
                 layout.Scratch.Add((buffer.Name, at, $"{buffer.Shape} {buffer.Comment}"));
                 at += Lowerer.Padded(buffer.Size);
             }
@@ -156,12 +149,6 @@ public static class GpuEmitter
             long prefix = 0;
             foreach (var buffer in plan.Buffers.Where(b => b.Region == Region.Activations))
             {
-                if (buffer.SizedBy is not null)
-                {
-                    layout.Skipped.Add(buffer.Name); // the CPU convolution's re-laid-out weights: GPU kernels read W in place
-                    continue;
-                }
-
                 layout.Activations.Add((buffer.Name, prefix, buffer.Size, $"{buffer.Shape} {buffer.Comment}"));
                 prefix += buffer.Size;
             }
@@ -202,11 +189,6 @@ public static class GpuEmitter
         foreach (var (name, prefix, _, comment) in layout.Activations)
         {
             w.Line($"private const long {name} = {Num(prefix)}; // x capacity: {comment}");
-        }
-
-        if (layout.Skipped.Count > 0)
-        {
-            w.Line($"// Not on the device (the CPU kernels' re-layouts; the GPU kernels read the weights in place): {string.Join(", ", layout.Skipped)}.");
         }
 
         w.Line();
@@ -251,7 +233,7 @@ public static class GpuEmitter
         {
             case OpKind.Transpose:
             case OpKind.ConvPrepare:
-                yield break; // CPU-only re-layouts: the GPU kernels read the weights in place
+                throw new InvalidOperationException($"{op.Kind} is a CPU re-layout; the neutral plan has none.");
 
             case OpKind.MatMul when op.TransposeA:
             {
@@ -321,10 +303,10 @@ public static class GpuEmitter
 
             case OpKind.MatMul:
             {
-                // Input gradient: dx[r, k] = Σ_j dy[r, j] · W[k, j] (the CPU plan's Wᵀ, read in place), then the producer's
+                // Input gradient: dx[r, k] = Σ_j dy[r, j] · W[k, j] (B = W read transposed, in place), then the producer's
                 // activation derivative and the dropout mask of a dropout in between.
                 int n = op.P.Value, k = op.N;
-                string weights = Naming.W(layer.Name);
+                string weights = op.B!;
                 var body = new List<string>
                 {
                     $"int i = index; // one input gradient: r = i / {k}, c = i % {k}",

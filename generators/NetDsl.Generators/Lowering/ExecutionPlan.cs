@@ -38,7 +38,7 @@ public sealed record Dim(int Value, bool IsBatch)
 
 public enum OpKind
 {
-    /// <summary>C[M x N] = epilogue(A[M x P] · B[P x N]) (A optionally read transposed).</summary>
+    /// <summary>C[M x N] = epilogue(A[M x P] · B[P x N]) (A or B optionally read transposed: <c>TransposeA</c>, <c>TransposeB</c>).</summary>
     MatMul,
     /// <summary>C[j] = sum over rows of A[rows x N].</summary>
     ColumnSum,
@@ -56,9 +56,9 @@ public enum OpKind
     ConvForward,
     /// <summary>C = dW from input A and output gradient B.</summary>
     ConvWeightGradient,
-    /// <summary>C = weights A re-laid-out for the input gradient.</summary>
+    /// <summary>C = weights A re-laid-out for the input gradient (a backend re-layout: the CPU convolution's).</summary>
     ConvPrepare,
-    /// <summary>C = epilogue(input gradient of output gradient A through weights B, prepared weights in Operands[0]).</summary>
+    /// <summary>C = epilogue(input gradient of output gradient A through weights B; a backend may add re-laid-out weights as Operands[0]).</summary>
     ConvInputGradient,
     /// <summary>C = pool(A).</summary>
     PoolForward,
@@ -119,7 +119,8 @@ public sealed record KernelOp(
     string? Bias,
     string? Aux,
     EquatableArray<string> Operands = default,
-    DropoutFusion? Dropout = null);
+    DropoutFusion? Dropout = null,
+    bool TransposeB = false);
 
 /// <summary>
 /// A dropout layer's mask fused into another op: the op masks the elements it writes (element index = position in
@@ -138,8 +139,8 @@ public sealed record Phase(string Name, string Comment, EquatableArray<KernelOp>
 
 /// <summary>
 /// Stage 4 output: the complete, backend-neutral program for one network — arena layout, forward phases
-/// (training and inference tails) and backward phases. The CPU emitter is one consumer; a GPU emitter consumes
-/// the same plan.
+/// (training and inference tails) and backward phases. The CPU emitter consumes it after adding its kernels' weight
+/// re-layouts (Emit/CpuPlan); the GPU emitter consumes it as it is.
 /// </summary>
 public sealed record ExecutionPlan(
     ShapedNetwork Network,

@@ -115,19 +115,9 @@ public static class Lowerer
 
         long parameterLength = at;
 
-        // ---- Scratch (batch-independent). ----
+        // ---- Scratch (batch-independent). Backend re-layouts of the weights are not part of the plan: a backend whose
+        // kernels want them adds them (the CPU emitter's CpuPlan). ----
         long scratch = 0;
-        for (int l = 1; l <= last; l++)
-        {
-            var layer = layers[l];
-            if (layer.Kind == LayerKind.Dense)
-            {
-                buffers.Add(new BufferPlan(WT(layer), Region.Scratch, scratch, (long)layer.InputSize * layer.OutputSize,
-                    $"[{layer.OutputSize} x {layer.InputSize}]", $"{layer.Name} weights transposed, for the input gradient"));
-                scratch += Padded((long)layer.InputSize * layer.OutputSize);
-            }
-        }
-
         foreach (var layer in layers.Where(l => l.Kind == LayerKind.BatchNorm))
         {
             int channels = Channels(layer);
@@ -173,10 +163,6 @@ public static class Lowerer
         int widest = layers.Max(l => l.OutputSize);
         buffers.Add(new BufferPlan(GradSlot(0), Region.Activations, 0, widest, $"[rows x {widest}]", "gradient buffer A (layers alternate between A and B)"));
         buffers.Add(new BufferPlan(GradSlot(1), Region.Activations, 0, widest, $"[rows x {widest}]", "gradient buffer B"));
-        foreach (var layer in layers.Where(l => l.Kind == LayerKind.Conv2D && l.Index > 0))
-        {
-            buffers.Add(new BufferPlan(Naming.Prepared(layer.Name), Region.Activations, 0, -1, "[kernel-defined]", $"{layer.Name} weights re-laid-out for the input gradient", SizedBy: layer.Name));
-        }
 
         ActivationKind Act(int l) => layers[l].Kind is LayerKind.Dense or LayerKind.Conv2D or LayerKind.Activation ? layers[l].Activation : ActivationKind.Linear;
 
@@ -357,22 +343,6 @@ public static class Lowerer
                 logitsLayer, Guard.Always, logits, outputs, GradSlot(0), Dim.Batch, head.OutputSize, Dim.Of(0), false,
                 EpilogueKind.None, headActivation, null, null),
         };
-        for (int l = 1; l <= last; l++)
-        {
-            var layer = layers[l];
-            if (layer.Kind == LayerKind.Dense)
-            {
-                lossOps.Add(new KernelOp(OpKind.Transpose, $"{WT(layer)}[{layer.OutputSize} x {layer.InputSize}] = {W(layer)}^T",
-                    l, Guard.InputGradientNeeded, W(layer), null, WT(layer), Dim.Of(layer.InputSize), layer.OutputSize, Dim.Of(0), false,
-                    EpilogueKind.None, ActivationKind.Linear, null, null));
-            }
-            else if (layer.Kind == LayerKind.Conv2D)
-            {
-                lossOps.Add(new KernelOp(OpKind.ConvPrepare, $"{Naming.Prepared(layer.Name)} = {W(layer)} re-laid-out for the input gradient",
-                    l, Guard.InputGradientNeeded, W(layer), null, Naming.Prepared(layer.Name), Dim.Of(0), 0, Dim.Of(0), false,
-                    EpilogueKind.None, ActivationKind.Linear, null, null));
-            }
-        }
 
         string lossComment = headActivation == ActivationKind.Linear ? $"{network.Loss} on the raw outputs" : $"{network.Loss}, fused with the {headName}";
         var lossPhases = new[] { new Phase("Loss", lossComment, lossOps.ToEquatableArray()) };
@@ -433,15 +403,15 @@ public static class Lowerer
 
                     if (l > 0)
                     {
-                        string product = fuseBelow ? $"({g} · {WT(layer)}) * {belowAct}'({belowOut})" : $"{g} · {WT(layer)}";
+                        string product = fuseBelow ? $"({g} · {W(layer)}^T) * {belowAct}'({belowOut})" : $"{g} · {W(layer)}^T";
                         if (gradientMask is not null)
                         {
                             product = $"{product} masked like {layers[gradientMask.Layer].Name}";
                         }
 
                         ops.Add(new KernelOp(OpKind.MatMul, $"{other}[rows x {layer.InputSize}] = {product}",
-                            l, Guard.InputGradientNeeded, g, WT(layer), other, Dim.Batch, layer.InputSize, Dim.Of(layer.OutputSize), false,
-                            fuseBelow ? EpilogueKind.ActivationGradient : EpilogueKind.None, belowAct, null, belowOut, Dropout: gradientMask));
+                            l, Guard.InputGradientNeeded, g, W(layer), other, Dim.Batch, layer.InputSize, Dim.Of(layer.OutputSize), false,
+                            fuseBelow ? EpilogueKind.ActivationGradient : EpilogueKind.None, belowAct, null, belowOut, Dropout: gradientMask, TransposeB: true));
                         slot = 1 - slot;
                     }
 
@@ -463,8 +433,7 @@ public static class Lowerer
                         ops.Add(new KernelOp(OpKind.ConvInputGradient,
                             fuseBelow ? $"{other} = (input gradient of {layer.Name} from {g}) * {belowAct}'({belowOut})" : $"{other} = input gradient of {layer.Name} from {g}",
                             l, Guard.InputGradientNeeded, g, W(layer), other, Dim.Batch, 0, Dim.Of(0), false,
-                            fuseBelow ? EpilogueKind.ActivationGradient : EpilogueKind.None, belowAct, null, belowOut,
-                            new[] { Naming.Prepared(layer.Name) }.ToEquatableArray()));
+                            fuseBelow ? EpilogueKind.ActivationGradient : EpilogueKind.None, belowAct, null, belowOut));
                         slot = 1 - slot;
                     }
 
