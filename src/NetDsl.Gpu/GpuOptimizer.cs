@@ -68,13 +68,14 @@ public sealed class GpuOptimizer : IDisposable
     /// <param name="parameterLength">Floats in the parameter block.</param>
     /// <param name="trainable">The tensors to update, in arena order.</param>
     /// <param name="optimizer">The rule.</param>
-    /// <param name="scratch">Device memory for the clipping factors: at least <paramref name="trainable"/>.Length + 1 floats.</param>
+    /// <param name="scratch">Device memory for the clipping factors: at least <paramref name="trainable"/>.Length + 1 floats when the options clip norms (unused otherwise).</param>
     public void Step(AcceleratorStream stream, ArrayView<float> arena, long parameterLength, ReadOnlySpan<GpuTensor> trainable, IOptimizer optimizer, ArrayView<float> scratch)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(optimizer);
-        if (scratch.Length < trainable.Length + 1)
+        bool clipsNorms = optimizer.Options is { ClipNorm: not null } or { GlobalClipNorm: not null };
+        if (clipsNorms && scratch.Length < trainable.Length + 1)
         {
             throw new ArgumentException($"The scratch view needs {trainable.Length + 1} floats, not {scratch.Length}.", nameof(scratch));
         }
