@@ -638,26 +638,12 @@ public static class GpuEmitter
                 var o = op.Operands;
                 int channels = op.N;
                 string count = $"step.Rows * {op.M.Value}";
-                yield return new GpuKernel(op, phase.Name, prefix + "_Statistics", $"{channels}", false, "batch mean and 1/sqrt(var + eps) per channel; moving statistics updated (training, trainable)", new[]
-                {
-                    "int c = index;",
-                    $"if (c >= {channels}) return;",
-                    $"global::NetDsl.Gpu.GpuBatchNorm.Statistics(arena, {P(op.A)}, {count}, {channels}, c, {o[2]}, {o[3]}, {o[4]}, {o[5]}, {Float(layer.Spec.Momentum)}, {Float(layer.Spec.Epsilon)});",
-                }, When: "training");
-                yield return new GpuKernel(op, phase.Name, prefix + "_Normalize", $"rows * {op.M.Value * channels}", false, "y = gamma (x - mean) invStd + beta with the batch statistics", new[]
-                {
-                    "int i = index;",
-                    $"if (i >= {count} * {channels}) return;",
-                    $"int c = i % {channels};",
-                    $"arena[{P(op.C)} + i] = global::NetDsl.Gpu.GpuBatchNorm.Normalize(arena[{P(op.A)} + i], arena[{o[2]} + c], arena[{o[3]} + c], arena[{o[0]} + c], arena[{o[1]} + c]);",
-                }, When: "training");
-                yield return new GpuKernel(op, phase.Name, prefix + "_NormalizeInference", $"rows * {op.M.Value * channels}", false, "y = gamma (x - moving mean) / sqrt(moving var + eps) + beta", new[]
-                {
-                    "int i = index;",
-                    $"if (i >= {count} * {channels}) return;",
-                    $"int c = i % {channels};",
-                    $"arena[{P(op.C)} + i] = global::NetDsl.Gpu.GpuBatchNorm.NormalizeInference(arena[{P(op.A)} + i], arena[{o[4]} + c], arena[{o[5]} + c], arena[{o[0]} + c], arena[{o[1]} + c], {Float(layer.Spec.Epsilon)});",
-                }, When: "inference");
+                yield return ChannelKernel(op, phase, prefix + "_Statistics", channels, "batch mean and 1/sqrt(var + eps) per channel; moving statistics updated (training, trainable)", "training",
+                    $"global::NetDsl.Gpu.GpuBatchNorm.Statistics(arena, {P(op.A)}, {count}, {channels}, c, {o[2]}, {o[3]}, {o[4]}, {o[5]}, {Float(layer.Spec.Momentum)}, {Float(layer.Spec.Epsilon)});");
+                yield return ChannelElementKernel(op, phase, prefix + "_Normalize", channels, "y = gamma (x - mean) invStd + beta with the batch statistics", "training",
+                    $"arena[{P(op.C)} + i] = global::NetDsl.Gpu.GpuBatchNorm.Normalize(arena[{P(op.A)} + i], arena[{o[2]} + c], arena[{o[3]} + c], arena[{o[0]} + c], arena[{o[1]} + c]);");
+                yield return ChannelElementKernel(op, phase, prefix + "_NormalizeInference", channels, "y = gamma (x - moving mean) / sqrt(moving var + eps) + beta", "inference",
+                    $"arena[{P(op.C)} + i] = global::NetDsl.Gpu.GpuBatchNorm.NormalizeInference(arena[{P(op.A)} + i], arena[{o[4]} + c], arena[{o[5]} + c], arena[{o[0]} + c], arena[{o[1]} + c], {Float(layer.Spec.Epsilon)});");
                 yield break;
             }
 
@@ -666,26 +652,12 @@ public static class GpuEmitter
                 var o = op.Operands;
                 int channels = op.N;
                 string count = $"step.Rows * {op.M.Value}";
-                yield return new GpuKernel(op, phase.Name, prefix + "_ParameterGradients", $"{channels}", false, "dgamma, dbeta per channel (batch statistics)", new[]
-                {
-                    "int c = index;",
-                    $"if (c >= {channels}) return;",
-                    $"global::NetDsl.Gpu.GpuBatchNorm.ParameterGradients(arena, {P(op.A)}, {P(op.B!)}, {count}, {channels}, c, {o[2]}, {o[3]}, {o[6]}, {o[7]});",
-                }, When: "trainable");
-                yield return new GpuKernel(op, phase.Name, prefix + "_InputGradient", $"rows * {op.M.Value * channels}", false, "dx = gamma invStd (dy - dbeta / N - xhat dgamma / N), in place", new[]
-                {
-                    "int i = index;",
-                    $"if (i >= {count} * {channels}) return;",
-                    $"int c = i % {channels};",
-                    $"arena[{P(op.C)} + i] = global::NetDsl.Gpu.GpuBatchNorm.InputGradient(arena[{P(op.A)} + i], arena[{P(op.B!)} + i], arena[{o[0]} + c], arena[{o[2]} + c], arena[{o[3]} + c], arena[{o[6]} + c], arena[{o[7]} + c], {count});",
-                }, When: "trainable-input");
-                yield return new GpuKernel(op, phase.Name, prefix + "_FrozenInputGradient", $"rows * {op.M.Value * channels}", false, "dx = dy gamma / sqrt(moving var + eps) (a frozen layer normalises with its moving statistics)", new[]
-                {
-                    "int i = index;",
-                    $"if (i >= {count} * {channels}) return;",
-                    $"int c = i % {channels};",
-                    $"arena[{P(op.C)} + i] = arena[{P(op.B!)} + i] * global::NetDsl.Gpu.GpuBatchNorm.FrozenScale(arena[{o[0]} + c], arena[{o[5]} + c], {Float(layer.Spec.Epsilon)});",
-                }, When: "frozen");
+                yield return ChannelKernel(op, phase, prefix + "_ParameterGradients", channels, "dgamma, dbeta per channel (batch statistics)", "trainable",
+                    $"global::NetDsl.Gpu.GpuBatchNorm.ParameterGradients(arena, {P(op.A)}, {P(op.B!)}, {count}, {channels}, c, {o[2]}, {o[3]}, {o[6]}, {o[7]});");
+                yield return ChannelElementKernel(op, phase, prefix + "_InputGradient", channels, "dx = gamma invStd (dy - dbeta / N - xhat dgamma / N), in place", "trainable-input",
+                    $"arena[{P(op.C)} + i] = global::NetDsl.Gpu.GpuBatchNorm.InputGradient(arena[{P(op.A)} + i], arena[{P(op.B!)} + i], arena[{o[0]} + c], arena[{o[2]} + c], arena[{o[3]} + c], arena[{o[6]} + c], arena[{o[7]} + c], {count});");
+                yield return ChannelElementKernel(op, phase, prefix + "_FrozenInputGradient", channels, "dx = dy gamma / sqrt(moving var + eps) (a frozen layer normalises with its moving statistics)", "frozen",
+                    $"arena[{P(op.C)} + i] = arena[{P(op.B!)} + i] * global::NetDsl.Gpu.GpuBatchNorm.FrozenScale(arena[{o[0]} + c], arena[{o[5]} + c], {Float(layer.Spec.Epsilon)});");
                 yield break;
             }
 
@@ -737,6 +709,25 @@ public static class GpuEmitter
     }
 
     private static string Partials(ShapedLayer layer) => layer.Name + "_dWPartials";
+
+    /// <summary>A BatchNorm kernel with one thread per channel.</summary>
+    private static GpuKernel ChannelKernel(KernelOp op, Phase phase, string name, int channels, string summary, string when, string statement) =>
+        new(op, phase.Name, name, $"{channels}", false, summary, new[]
+        {
+            "int c = index;",
+            $"if (c >= {channels}) return;",
+            statement,
+        }, When: when);
+
+    /// <summary>A BatchNorm kernel with one thread per element of the rows x channels tensor (c: its channel).</summary>
+    private static GpuKernel ChannelElementKernel(KernelOp op, Phase phase, string name, int channels, string summary, string when, string statement) =>
+        new(op, phase.Name, name, $"rows * {op.M.Value * channels}", false, summary, new[]
+        {
+            "int i = index;",
+            $"if (i >= step.Rows * {op.M.Value} * {channels}) return;",
+            $"int c = i % {channels};",
+            statement,
+        }, When: when);
 
     private static GpuKernel RowKernel(KernelOp op, Phase phase, string name, string statement) =>
         new(op, phase.Name, name, "rows", false, op.Comment, new[]
