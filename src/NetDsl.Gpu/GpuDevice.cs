@@ -16,6 +16,17 @@ public enum GpuKind
     CpuAccelerator,
 }
 
+/// <summary>Which form of the generated hot kernels (convolutions, dense products, weight gradients) a device runs.</summary>
+public enum GpuKernelForm
+{
+    /// <summary>One thread per output element, no shared memory or barriers: what ILGPU's CPU accelerator emulates fastest.</summary>
+    PerElement,
+
+    /// <summary>Implicit GEMMs through shared-memory tiles with a register block per thread, in groups of up to 256 threads:
+    /// the form for CUDA.</summary>
+    Tiled,
+}
+
 /// <summary>
 /// An ILGPU context and one accelerator: where GPU sessions of NetDsl networks run. Create one per process (kernels are
 /// compiled per accelerator) and share it between sessions; dispose it after them.
@@ -25,14 +36,16 @@ public sealed class GpuDevice : IDisposable
     private readonly Context _context;
     private bool _disposed;
 
-    private GpuDevice(Context context, Accelerator accelerator, GpuKind kind, string reason)
+    private GpuDevice(Context context, Accelerator accelerator, GpuKind kind, GpuKernelForm form, string reason)
     {
         _context = context;
         Accelerator = accelerator;
         Kind = kind;
+        KernelForm = form;
+        string kernels = form == GpuKernelForm.Tiled ? "tiled kernels" : "per-element kernels";
         Description = kind == GpuKind.Cuda
-            ? $"CUDA: {accelerator.Name} ({accelerator.MemorySize / (1024.0 * 1024 * 1024):F1} GiB, {accelerator.NumMultiprocessors} SMs)"
-            : $"ILGPU CPU accelerator ({accelerator.NumMultiprocessors} threads emulating the GPU{(reason.Length > 0 ? "; " + reason : "")})";
+            ? $"CUDA: {accelerator.Name} ({accelerator.MemorySize / (1024.0 * 1024 * 1024):F1} GiB, {accelerator.NumMultiprocessors} SMs; {kernels})"
+            : $"ILGPU CPU accelerator ({accelerator.NumMultiprocessors} threads emulating the GPU; {kernels}{(reason.Length > 0 ? "; " + reason : "")})";
     }
 
     /// <summary>The ILGPU accelerator (for advanced use: the sessions launch every kernel on it).</summary>
@@ -40,6 +53,10 @@ public sealed class GpuDevice : IDisposable
 
     /// <summary>Whether kernels run on a CUDA GPU or on ILGPU's CPU accelerator.</summary>
     public GpuKind Kind { get; }
+
+    /// <summary>Which form of the hot kernels sessions on this device run: tiled on CUDA unless asked otherwise, one thread per
+    /// element on the CPU accelerator unless asked otherwise.</summary>
+    public GpuKernelForm KernelForm { get; }
 
     /// <summary>A line for logs: the device's name and size, or why the CPU accelerator was picked.</summary>
     public string Description { get; }
@@ -57,10 +74,10 @@ public sealed class GpuDevice : IDisposable
         {
             if (context.GetCudaDevices().Count > 0)
             {
-                return new GpuDevice(context, context.GetCudaDevices()[0].CreateAccelerator(context), GpuKind.Cuda, "");
+                return new GpuDevice(context, context.GetCudaDevices()[0].CreateAccelerator(context), GpuKind.Cuda, GpuKernelForm.Tiled, "");
             }
 
-            return new GpuDevice(context, CreateCpuAccelerator(context, 0), GpuKind.CpuAccelerator, "no CUDA device found");
+            return new GpuDevice(context, CreateCpuAccelerator(context, 0, GpuKernelForm.PerElement), GpuKind.CpuAccelerator, GpuKernelForm.PerElement, "no CUDA device found");
         }
         catch
         {
@@ -70,8 +87,10 @@ public sealed class GpuDevice : IDisposable
     }
 
     /// <summary>The CUDA GPU with index <paramref name="index"/>.</summary>
+    /// <param name="index">Which CUDA device.</param>
+    /// <param name="form">The form of the hot kernels (tiled unless comparing).</param>
     /// <exception cref="InvalidOperationException">No such CUDA device is present.</exception>
-    public static GpuDevice CreateCuda(int index = 0)
+    public static GpuDevice CreateCuda(int index = 0, GpuKernelForm form = GpuKernelForm.Tiled)
     {
         var context = CreateContext();
         int count = context.GetCudaDevices().Count;
@@ -85,7 +104,7 @@ public sealed class GpuDevice : IDisposable
 
         try
         {
-            return new GpuDevice(context, context.GetCudaDevices()[index].CreateAccelerator(context), GpuKind.Cuda, "");
+            return new GpuDevice(context, context.GetCudaDevices()[index].CreateAccelerator(context), GpuKind.Cuda, form, "");
         }
         catch
         {
@@ -95,13 +114,16 @@ public sealed class GpuDevice : IDisposable
     }
 
     /// <summary>ILGPU's CPU accelerator on <paramref name="threads"/> threads (0: every processor).</summary>
-    public static GpuDevice CreateCpuAccelerator(int threads = 0)
+    /// <param name="threads">Emulated multiprocessors (0: one per processor).</param>
+    /// <param name="form">The form of the hot kernels: one thread per element (fast here), or the tiled CUDA form (groups of
+    /// up to 256 emulated threads with barriers: much slower, for testing that form without a GPU).</param>
+    public static GpuDevice CreateCpuAccelerator(int threads = 0, GpuKernelForm form = GpuKernelForm.PerElement)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(threads);
         var context = CreateContext();
         try
         {
-            return new GpuDevice(context, CreateCpuAccelerator(context, threads), GpuKind.CpuAccelerator, "");
+            return new GpuDevice(context, CreateCpuAccelerator(context, threads, form), GpuKind.CpuAccelerator, form, "");
         }
         catch
         {
@@ -137,13 +159,14 @@ public sealed class GpuDevice : IDisposable
         // without ILGPU.Algorithms the PTX backend has no implementation of MathF.Exp / MathF.Log (NotSupportedIntrinsicException).
         Context.Create(builder => builder.Cuda().Optimize(OptimizationLevel.O2).Inlining(InliningMode.Aggressive).EnableAlgorithms());
 
-    private static CPUAccelerator CreateCpuAccelerator(Context context, int threads)
+    private static CPUAccelerator CreateCpuAccelerator(Context context, int threads, GpuKernelForm form)
     {
-        // The generated kernels synchronise nothing inside a group, so the emulator runs them fastest with tiny groups:
+        // The per-element kernels synchronise nothing inside a group, so the emulator runs them fastest with tiny groups:
         // warps of 2 threads, one warp per group, one emulated multiprocessor per processor (measured: a 784x256 GEMM
-        // ran at ~300 MFLOP/s, launches cost ~0.1 ms instead of ~5 ms with 16-thread groups).
+        // ran at ~300 MFLOP/s, launches cost ~0.1 ms instead of ~5 ms with 16-thread groups). The tiled kernels need
+        // groups of up to 256 threads (8 warps of 32).
         int processors = threads == 0 ? Environment.ProcessorCount : threads;
-        var device = new CPUDevice(2, 1, processors);
+        var device = form == GpuKernelForm.Tiled ? new CPUDevice(32, 8, processors) : new CPUDevice(2, 1, processors);
         return device.CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
     }
 }

@@ -46,6 +46,7 @@ public abstract class GpuSession : Model
     private readonly float[] _outputs;
     private readonly float[] _lossSum = new float[1];
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<int>, GpuStep>[] _kernels;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, GpuStep>[] _tiledKernels;
     private readonly GpuOptimizer _optimizer;
     private readonly GpuArenaLayout _layout;
     private readonly int _capacity;
@@ -59,12 +60,16 @@ public abstract class GpuSession : Model
     /// <param name="network">The network whose architecture and weights this session runs.</param>
     /// <param name="device">The device; it must outlive the session.</param>
     /// <param name="layout">The generated device arena plan.</param>
-    /// <param name="kernels">The generated kernels, in the order of the generated kernel constants.</param>
-    protected GpuSession(Network network, GpuDevice device, GpuArenaLayout layout, Action<Index1D, ArrayView<float>, ArrayView<int>, GpuStep>[] kernels)
+    /// <param name="kernels">The generated kernels (one thread per element), in the order of the generated kernel constants.</param>
+    /// <param name="tiledKernels">The tiled forms of the hot kernels (explicitly grouped, shared memory), in the order of the
+    /// generated tiled-kernel constants; loaded only when the device runs tiled kernels.</param>
+    protected GpuSession(Network network, GpuDevice device, GpuArenaLayout layout, Action<Index1D, ArrayView<float>, ArrayView<int>, GpuStep>[] kernels,
+        Action<ArrayView<float>, ArrayView<int>, GpuStep>[] tiledKernels)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(kernels);
+        ArgumentNullException.ThrowIfNull(tiledKernels);
         device.ThrowIfDisposed();
         _host = network;
         _device = device;
@@ -87,6 +92,13 @@ public abstract class GpuSession : Model
             for (int i = 0; i < kernels.Length; i++)
             {
                 _kernels[i] = _accelerator.LoadAutoGroupedKernel(kernels[i]);
+            }
+
+            Tiled = device.KernelForm == GpuKernelForm.Tiled;
+            _tiledKernels = new Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, GpuStep>[Tiled ? tiledKernels.Length : 0];
+            for (int i = 0; i < _tiledKernels.Length; i++)
+            {
+                _tiledKernels[i] = _accelerator.LoadKernel(tiledKernels[i]);
             }
 
             _optimizer = new GpuOptimizer(device);
@@ -129,6 +141,9 @@ public abstract class GpuSession : Model
 
     /// <summary>Bytes of device memory the session's arena and label buffer take.</summary>
     public long DeviceBytes => _arena.LengthInBytes + _labels.LengthInBytes;
+
+    /// <summary>Whether the hot kernels run in their tiled form (the device's <see cref="GpuDevice.KernelForm"/>).</summary>
+    protected bool Tiled { get; }
 
     /// <summary>Kernel launches of the last training step: forward, loss, backward and the optimizer's.</summary>
     public int LastStepLaunches { get; private set; }
@@ -280,6 +295,23 @@ public abstract class GpuSession : Model
         }
 
         _kernels[kernel](_stream, new Index1D(checked((int)threads)), _arena.View, _labels.View, _step);
+        _launches++;
+    }
+
+    /// <summary>
+    /// Launches generated tiled kernel <paramref name="kernel"/> over a product with <paramref name="rows"/> rows: groups of
+    /// <paramref name="groupSize"/> threads, one per tile of <paramref name="tileRows"/> rows along x, <paramref name="columnTiles"/>
+    /// along y and <paramref name="slices"/> slices of the reduction along z.
+    /// </summary>
+    protected void LaunchTiles(int kernel, long rows, int tileRows, int columnTiles, int slices, int groupSize)
+    {
+        if (rows <= 0)
+        {
+            return;
+        }
+
+        var grid = new Index3D(checked((int)((rows + tileRows - 1) / tileRows)), columnTiles, slices);
+        _tiledKernels[kernel](_stream, new KernelConfig(grid, new Index3D(groupSize, 1, 1)), _arena.View, _labels.View, _step);
         _launches++;
     }
 

@@ -55,10 +55,10 @@ public class OptimizerSessionTests : IClassFixture<DeviceFixture>
 
         gpu.CopyToHost();
         int p = cpu.Parameters.Length;
-        SessionParityTests.AssertClose(name + " parameters", cpu.Parameters, host.Parameters);
+        SessionParityTestsBase.AssertClose(name + " parameters", cpu.Parameters, host.Parameters);
         for (int slot = 0; slot < cpuOptimizer.StateSlots; slot++)
         {
-            SessionParityTests.AssertClose($"{name} state slot {slot}", cpu.Arena.GetSpan((2 + slot) * (long)p, p), host.Arena.GetSpan((2 + slot) * (long)p, p));
+            SessionParityTestsBase.AssertClose($"{name} state slot {slot}", cpu.Arena.GetSpan((2 + slot) * (long)p, p), host.Arena.GetSpan((2 + slot) * (long)p, p));
         }
 
         Assert.Equal(cpuOptimizer.Iterations, gpuOptimizer.Iterations);

@@ -10,6 +10,32 @@ public sealed class DeviceFixture : IDisposable
     public void Dispose() => Device.Dispose();
 }
 
+/// <summary>A CPU accelerator that runs the tiled (CUDA) form of the hot kernels: groups of up to 256 emulated threads.</summary>
+public sealed class TiledDeviceFixture : IDisposable
+{
+    public GpuDevice Device { get; } = GpuDevice.CreateCpuAccelerator(form: GpuKernelForm.Tiled);
+
+    public void Dispose() => Device.Dispose();
+}
+
+/// <summary>The parity tests with the per-element kernels (what the CPU accelerator runs by default).</summary>
+public sealed class SessionParityTests(DeviceFixture fixture) : SessionParityTestsBase(fixture.Device), IClassFixture<DeviceFixture>
+{
+    [Fact]
+    public void TheDeviceRunsPerElementKernels() => Assert.Equal(GpuKernelForm.PerElement, fixture.Device.KernelForm);
+}
+
+/// <summary>
+/// The parity tests with the tiled kernels CUDA runs (shared-memory tiles, barriers, 4 x 4 register blocks), emulated on the
+/// CPU accelerator: the tiles' edges (M, N or K not a multiple of the tile), split reductions and fused epilogues checked
+/// against the CPU backend without a GPU.
+/// </summary>
+public sealed class TiledSessionParityTests(TiledDeviceFixture fixture) : SessionParityTestsBase(fixture.Device), IClassFixture<TiledDeviceFixture>
+{
+    [Fact]
+    public void TheDeviceRunsTiledKernels() => Assert.Equal(GpuKernelForm.Tiled, fixture.Device.KernelForm);
+}
+
 /// <summary>
 /// The GPU backend against the CPU backend, on ILGPU's CPU accelerator (no GPU needed): for every coverage network,
 /// the loss, every gradient and the parameters after optimizer steps of a GPU session equal those of the CPU network
@@ -26,13 +52,13 @@ public sealed class DeviceFixture : IDisposable
 /// 1e-4: room for CUDA's own exp/log and fused multiply-adds, while a wrong index, a missed padding cell or a dropped
 /// mask moves whole elements (errors of order 1 relative).
 /// </remarks>
-public class SessionParityTests : IClassFixture<DeviceFixture>
+public abstract class SessionParityTestsBase
 {
     private const double Tolerance = 1e-4;
     private const int Batch = 5;
     private readonly GpuDevice _device;
 
-    public SessionParityTests(DeviceFixture fixture) => _device = fixture.Device;
+    protected SessionParityTestsBase(GpuDevice device) => _device = device;
 
     public static TheoryData<string> Networks => new(ParityNetworks.Names);
 

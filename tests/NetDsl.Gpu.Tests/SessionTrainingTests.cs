@@ -69,7 +69,7 @@ public class SessionTrainingTests : IClassFixture<DeviceFixture>
             restored.LoadWeights(file);
             var expected = restored.Predict(test.Take(40));
             var actual = gpu.Predict(test.Take(40));
-            SessionParityTests.AssertClose("predictions of the saved weights", expected, actual);
+            SessionParityTestsBase.AssertClose("predictions of the saved weights", expected, actual);
         }
         finally
         {

@@ -11,9 +11,11 @@ using NetDsl.Optimizers;
 using NetDsl.Training;
 
 // The GPU check (scripts/gpu-check.sh runs it on a machine with an NVIDIA GPU):
-//   1. parity: every network of the GPU test suite, one SGD step and predictions on CUDA against the CPU backend;
+//   1. parity: every network of the GPU test suite, one SGD step and predictions on CUDA against the CPU backend, with
+//      the tiled kernels and with the per-element kernels;
 //   2. MnistTransfer (Keras' mnist_transfer_cnn recipe, 5 + 5 epochs) on CUDA, accuracies next to the CPU's;
-//   3. images/s of the reference CNN's training step and inference at batch 128 and 1024, and device memory used.
+//   3. images/s of the reference CNN's training step and inference at batch 128 and 1024, and device memory used, for
+//      each kernel form.
 // Exit code 0 when every parity case passes, 1 otherwise; --allow-cpu runs it on ILGPU's CPU accelerator (slow),
 // --parity-only stops after 1, --quick runs one epoch per phase and a few steps per throughput figure.
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
@@ -28,14 +30,21 @@ if (device.Kind != GpuKind.Cuda && !allowCpu)
     return 2;
 }
 
+// The same device with the other kernel form: per-element kernels on CUDA (the tiled ones are the default there), tiled
+// ones on the CPU accelerator.
+var otherForm = device.KernelForm == GpuKernelForm.Tiled ? GpuKernelForm.PerElement : GpuKernelForm.Tiled;
+using var other = device.Kind == GpuKind.Cuda ? GpuDevice.CreateCuda(0, otherForm) : GpuDevice.CreateCpuAccelerator(form: otherForm);
+var devices = new[] { device, other };
+
 int failures = 0;
 Console.WriteLine();
 Console.WriteLine("== 1. parity with the CPU backend (largest difference relative to the tensor's largest magnitude; bound 1e-4, as the tests)");
+foreach (var target in devices)
 foreach (string name in ParityNetworks.Names)
 {
     using var cpu = ParityNetworks.Create(name, 5, 7);
     using var host = ParityNetworks.Create(name, 5, 7);
-    using var gpu = ParityNetworks.ToGpu(host, device);
+    using var gpu = ParityNetworks.ToGpu(host, target);
     var (inputs, labels, targets) = ParityNetworks.Batch(cpu, 5, new Random(11));
     float cpuLoss = labels is not null ? cpu.TrainStep(inputs, labels, new Sgd(0.1f, 0.9f)) : cpu.TrainStep(inputs, targets!, new Sgd(0.1f, 0.9f));
     float gpuLoss = labels is not null ? gpu.TrainStep(inputs, labels, new Sgd(0.1f, 0.9f)) : gpu.TrainStep(inputs, targets!, new Sgd(0.1f, 0.9f));
@@ -51,7 +60,7 @@ foreach (string name in ParityNetworks.Names)
     double outputs = Relative(expected, actual);
     bool ok = loss <= 1e-4 && gradients <= 1e-4 && parameters <= 1e-4 && outputs <= 1e-4;
     failures += ok ? 0 : 1;
-    Console.WriteLine($"{(ok ? "ok  " : "FAIL")} {name,-18} loss {loss:E1}  gradients {gradients:E1}  parameters {parameters:E1}  outputs {outputs:E1}");
+    Console.WriteLine($"{(ok ? "ok  " : "FAIL")} {target.KernelForm,-10} {name,-18} loss {loss:E1}  gradients {gradients:E1}  parameters {parameters:E1}  outputs {outputs:E1}");
 }
 
 if (parityOnly)
@@ -81,11 +90,12 @@ foreach (bool onGpu in new[] { true, false })
 }
 
 Console.WriteLine();
-Console.WriteLine("== 3. reference CNN (TransferCnn) throughput on the device");
+Console.WriteLine("== 3. reference CNN (TransferCnn) throughput on the device, for each kernel form");
+foreach (var target in device.Kind == GpuKind.Cuda ? devices : [device])
 foreach (int batch in new[] { 128, 1024 })
 {
     using var model = new TransferCnn(batch, seed: 1);
-    using var session = model.ToGpu(device);
+    using var session = model.ToGpu(target);
     var inputs = new float[batch * model.InputSize];
     var labels = new int[batch];
     var random = new Random(1);
@@ -122,7 +132,7 @@ foreach (int batch in new[] { 128, 1024 })
     }
 
     double inferRate = steps * (double)batch / watch.Elapsed.TotalSeconds;
-    Console.WriteLine($"batch {batch,4}: training {trainRate,12:N0} images/s ({session.LastStepLaunches} launches + optimizer per step), inference {inferRate,12:N0} images/s, device arena {session.DeviceBytes / (1024.0 * 1024):F1} MiB");
+    Console.WriteLine($"{target.KernelForm,-10} batch {batch,4}: training {trainRate,12:N0} images/s ({session.LastStepLaunches} launches + optimizer per step), inference {inferRate,12:N0} images/s, device arena {session.DeviceBytes / (1024.0 * 1024):F1} MiB");
 }
 
 Console.WriteLine();

@@ -19,12 +19,14 @@ namespace NetDsl.Generators.Emit;
 /// kernels read the weights in place.
 /// </summary>
 /// <remarks>
-/// Kernels are written one output element per thread (a dense product's dot product, a convolution's sum over its
-/// window, a weight gradient's sum over the batch), without shared memory or barriers: the form ILGPU's CPU
-/// accelerator emulates fastest (it emulates a barrier with thread hand-offs), and correct on CUDA, where the reads of
-/// neighbouring threads coalesce. Shared-memory tiling for CUDA is the next step (see the README's GPU section).
+/// Every kernel has a form with one output element per thread (a dense product's dot product, a convolution's sum over
+/// its window, a weight gradient's sum over a slice of the batch), without shared memory or barriers: the form ILGPU's
+/// CPU accelerator emulates fastest (it emulates a barrier with thread hand-offs). The hot ones (convolutions, dense
+/// products, weight gradients) also have a tiled form for CUDA (Emit/GpuEmitter.Tiles.cs): an implicit GEMM through
+/// shared-memory tiles with a 4 x 4 register block per thread and the same fused epilogue. The device picks the form
+/// (<c>GpuDevice.KernelForm</c>); both compute the same sums, in different orders.
 /// </remarks>
-public static class GpuEmitter
+public static partial class GpuEmitter
 {
     /// <summary>The runtime type whose presence in the compilation turns the GPU backend on.</summary>
     public const string SessionTypeName = "NetDsl.Gpu.GpuSession";
@@ -97,6 +99,10 @@ public static class GpuEmitter
                 foreach (var kernel in kernels)
                 {
                     EmitKernel(w, kernel);
+                    if (kernel.Tiled is not null)
+                    {
+                        EmitTiledKernel(w, kernel);
+                    }
                 }
 
                 w.Line("/// <summary>Where an activation buffer starts for this session's capacity: a constant plus a constant multiple of it.</summary>");
@@ -199,7 +205,7 @@ public static class GpuEmitter
     // ------------------------------------------------------------------------------------------------------------
 
     /// <summary>One emitted kernel: the op it comes from, its name, its launch extent (threads), and its body.</summary>
-    private sealed record GpuKernel(KernelOp Op, string Phase, string Name, string Extent, bool Hot, string Summary, IReadOnlyList<string> Body, string? When = null);
+    private sealed record GpuKernel(KernelOp Op, string Phase, string Name, string Extent, bool Hot, string Summary, IReadOnlyList<string> Body, string? When = null, TiledProduct? Tiled = null);
 
     private static IEnumerable<GpuKernel> Kernels(ExecutionPlan plan, GpuLayout layout)
     {
@@ -271,7 +277,15 @@ public static class GpuEmitter
                     $"    sum += arena[x + (long)r * {k} + k] * arena[dy + (long)r * {n} + j];",
                     $"arena[{op.C} + i] = sum;",
                 });
-                yield return new GpuKernel(op, phase.Name, prefix + "_WeightGradient", $"{threads}", true, op.Comment + (bias is null ? "" : "; " + bias.Comment), body);
+                var tiled = new TiledProduct(Num(k + (bias is null ? 0 : 1)), Num(k + (bias is null ? 0 : 1)) + "L", n, "step.Rows", 1, AAlongK: false, BAlongK: false,
+                    A: bias is null
+                        ? new[] { $"return arena[{P(op.A)} + (long)k * {k} + m]; // x[r = k, m]" }
+                        : new[] { $"if (m == {k}) return 1f; // the bias row: dy's column sums", $"return arena[{P(op.A)} + (long)k * {k} + m]; // x[r = k, m]" },
+                    B: new[] { $"return arena[{P(op.B!)} + (long)k * {n} + n]; // dy[r = k, n]" },
+                    Store: bias is null
+                        ? new[] { $"arena[{op.C} + m * {n} + n] = acc;" }
+                        : new[] { $"if (m == {k}) arena[{bias.C} + n] = acc;", $"else arena[{op.C} + m * {n} + n] = acc;" });
+                yield return new GpuKernel(op, phase.Name, prefix + "_WeightGradient", $"{threads}", true, op.Comment + (bias is null ? "" : "; " + bias.Comment), body, Tiled: tiled);
                 yield break;
             }
 
@@ -297,7 +311,13 @@ public static class GpuEmitter
                 body.Add($"float v = {ActForward(op.Activation, "sum")};");
                 body.Add($"arena[{P(op.C)} + i] = v;");
                 AddForwardDropout(network, layout, plan, op, body);
-                yield return new GpuKernel(op, phase.Name, prefix + "_Gemm", $"rows * {n}", true, op.Comment, body);
+                var store = new List<string> { $"int i = m * {n} + n;", op.Bias is null ? "float sum = acc;" : $"float sum = acc + arena[{op.Bias} + n];", $"float v = {ActForward(op.Activation, "sum")};", $"arena[{P(op.C)} + i] = v;" };
+                AddForwardDropout(network, layout, plan, op, store);
+                var tiled = new TiledProduct("step.Rows", "rows", n, Num(p), 1, AAlongK: true, BAlongK: false,
+                    A: new[] { $"return arena[{P(op.A)} + (long)m * {p} + k]; // x[m, k]" },
+                    B: new[] { $"return arena[{op.B} + k * {n} + n]; // W[k, n]" },
+                    Store: store);
+                yield return new GpuKernel(op, phase.Name, prefix + "_Gemm", $"rows * {n}", true, op.Comment, body, Tiled: tiled);
                 yield break;
             }
 
@@ -329,7 +349,13 @@ public static class GpuEmitter
                 }
 
                 body.Add($"arena[{P(op.C)} + i] = sum;");
-                yield return new GpuKernel(op, phase.Name, prefix + "_InputGradient", $"rows * {k}", true, op.Comment, body);
+                var store = new List<string> { $"int i = m * {k} + n;", "float sum = acc;" };
+                store.AddRange(body.Skip(body.Count - (op.Epilogue == EpilogueKind.ActivationGradient ? 1 : 0) - (op.Dropout is null ? 0 : 1) - 1));
+                var tiled = new TiledProduct("step.Rows", "rows", k, Num(n), 1, AAlongK: true, BAlongK: true,
+                    A: new[] { $"return arena[{P(op.A)} + (long)m * {n} + k]; // dy[m, j = k]" },
+                    B: new[] { $"return arena[{weights} + n * {n} + k]; // W[c = n, j = k], read transposed" },
+                    Store: store);
+                yield return new GpuKernel(op, phase.Name, prefix + "_InputGradient", $"rows * {k}", true, op.Comment, body, Tiled: tiled);
                 yield break;
             }
 
@@ -414,7 +440,25 @@ public static class GpuEmitter
                 }
 
                 body.Add($"arena[{P(op.C)} + i] = {ActForward(op.Activation, "sum")};");
-                yield return new GpuKernel(op, phase.Name, prefix + "_Conv", $"rows * {g.OutH * g.OutW * g.OutC}", true, op.Comment, body);
+                var tiled = new TiledProduct($"step.Rows * {g.OutH * g.OutW}", $"(long)rows * {g.OutH * g.OutW}", g.OutC, Num(g.KH * g.KW * g.InC), 1, AAlongK: true, BAlongK: false,
+                    A: new[]
+                    {
+                        $"// m = (n, oh, ow) an output pixel, k = (kh, kw, c) a cell of its window: the input there, 0 in the padding",
+                        $"int n = m / {g.OutH * g.OutW}, p = m - n * {g.OutH * g.OutW};",
+                        $"int oh = p / {g.OutW}, ow = p - oh * {g.OutW};",
+                        $"int c = k % {g.InC}, s = k / {g.InC};",
+                        $"int kh = s / {g.KW}, kw = s - kh * {g.KW};",
+                        $"int ih = oh * {g.StrideH} + kh - {g.PadTop}, iw = ow * {g.StrideW} + kw - {g.PadLeft};",
+                        $"if ((uint)ih >= {g.InH}u || (uint)iw >= {g.InW}u) return 0f;",
+                        $"return arena[{P(op.A)} + (((long)n * {g.InH} + ih) * {g.InW} + iw) * {g.InC} + c];",
+                    },
+                    B: new[] { $"return arena[{op.B} + k * {g.OutC} + n]; // W[(kh, kw, c) = k, f = n]" },
+                    Store: new[]
+                    {
+                        op.Bias is null ? "float sum = acc;" : $"float sum = acc + arena[{op.Bias} + n];",
+                        $"arena[{P(op.C)} + (long)m * {g.OutC} + n] = {ActForward(op.Activation, "sum")};",
+                    });
+                yield return new GpuKernel(op, phase.Name, prefix + "_Conv", $"rows * {g.OutH * g.OutW * g.OutC}", true, op.Comment, body, Tiled: tiled);
                 yield break;
             }
 
@@ -468,8 +512,29 @@ public static class GpuEmitter
                     "}",
                     $"arena[{Partials(layer)} + i] = sum;",
                 });
+                var a = new List<string>();
+                if (bias is not null)
+                {
+                    a.Add($"if (m == {g.KH * g.KW * g.InC}) return 1f; // the bias row: dy's column sums");
+                }
+
+                a.AddRange(new[]
+                {
+                    $"// m = (kh, kw, c) a cell of the window, k = (n, oh, ow) an output pixel: the input there, 0 in the padding",
+                    $"int c = m % {g.InC}, s = m / {g.InC};",
+                    $"int kh = s / {g.KW}, kw = s - kh * {g.KW};",
+                    $"int n = k / {pixels}, p = k - n * {pixels};",
+                    $"int oh = p / {g.OutW}, ow = p - oh * {g.OutW};",
+                    $"int ih = oh * {g.StrideH} + kh - {g.PadTop}, iw = ow * {g.StrideW} + kw - {g.PadLeft};",
+                    $"if ((uint)ih >= {g.InH}u || (uint)iw >= {g.InW}u) return 0f;",
+                    $"return arena[{P(op.A)} + (((long)n * {g.InH} + ih) * {g.InW} + iw) * {g.InC} + c];",
+                });
+                var tiled = new TiledProduct(Num(width / g.OutC), Num(width / g.OutC) + "L", g.OutC, $"step.Rows * {pixels}", slices, AAlongK: false, BAlongK: false,
+                    A: a,
+                    B: new[] { $"return arena[{P(op.B!)} + (long)k * {g.OutC} + n]; // dy[(n, oh, ow) = k, f = n]" },
+                    Store: new[] { $"arena[{Partials(layer)} + (long)global::ILGPU.Grid.IdxZ * {width} + m * {g.OutC} + n] = acc; // this slice's partial (the bias after the weights)" });
                 yield return new GpuKernel(op, phase.Name, prefix + "_WeightGradientPartials", $"{slices * width}", true,
-                    $"{op.Comment}{(bias is null ? "" : "; " + bias.Comment)}: partial sums over {slices} slices of the batch's pixels", body);
+                    $"{op.Comment}{(bias is null ? "" : "; " + bias.Comment)}: partial sums over {slices} slices of the batch's pixels", body, Tiled: tiled);
                 var reduce = new List<string>
                 {
                     "int w = index; // one weight (or bias) gradient: the slices' partial sums, in order",
@@ -515,7 +580,26 @@ public static class GpuEmitter
                 }
 
                 body.Add($"arena[{P(op.C)} + i] = sum;");
-                yield return new GpuKernel(op, phase.Name, prefix + "_InputGradient", $"rows * {g.InH * g.InW * g.InC}", true, op.Comment, body);
+                var a = new List<string>
+                {
+                    $"// m = (n, ih, iw) an input pixel, k = (kh, kw, f): dy at the output whose window puts cell (kh, kw) on it, if any",
+                    $"int n = m / {g.InH * g.InW}, p = m - n * {g.InH * g.InW};",
+                    $"int ih = p / {g.InW}, iw = p - ih * {g.InW};",
+                    $"int f = k % {g.OutC}, s = k / {g.OutC};",
+                    $"int kh = s / {g.KW}, kw = s - kh * {g.KW};",
+                    $"int th = ih + {g.PadTop} - kh, tw = iw + {g.PadLeft} - kw;",
+                    g.StrideH == 1 && g.StrideW == 1 ? "if (th < 0 || tw < 0) return 0f;" : $"if (th < 0 || tw < 0 || th % {g.StrideH} != 0 || tw % {g.StrideW} != 0) return 0f;",
+                    $"int oh = th / {g.StrideH}, ow = tw / {g.StrideW};",
+                    $"if (oh >= {g.OutH} || ow >= {g.OutW}) return 0f;",
+                    $"return arena[{P(op.A)} + (((long)n * {g.OutH} + oh) * {g.OutW} + ow) * {g.OutC} + f];",
+                };
+                var store = new List<string> { $"long i = (long)m * {g.InC} + n;", "float sum = acc;" };
+                store.AddRange(body.Skip(body.Count - (op.Epilogue == EpilogueKind.ActivationGradient ? 2 : 1)));
+                var tiled = new TiledProduct($"step.Rows * {g.InH * g.InW}", $"(long)rows * {g.InH * g.InW}", g.InC, Num(g.KH * g.KW * g.OutC), 1, AAlongK: true, BAlongK: true,
+                    A: a,
+                    B: new[] { $"int f = k % {g.OutC}, s = k / {g.OutC};", $"return arena[{op.B} + (s * {g.InC} + n) * {g.OutC} + f]; // W[(kh, kw) = s, c = n, f]" },
+                    Store: store);
+                yield return new GpuKernel(op, phase.Name, prefix + "_InputGradient", $"rows * {g.InH * g.InW * g.InC}", true, op.Comment, body, Tiled: tiled);
                 yield break;
             }
 
@@ -699,13 +783,17 @@ public static class GpuEmitter
 
     /// <summary>
     /// How a convolution's weight gradient splits the batch's pixels: enough slices that (slices x columns) threads fill a
-    /// large GPU (about 2^18 threads), at most 256; columns are the weights plus the biases.
+    /// large GPU (about 2^18 threads) and that the tiled form has about 512 groups, at most 256 slices; columns are the
+    /// weights plus the biases.
     /// </summary>
     private static (int Slices, int Width) WeightGradientSlices(ShapedLayer layer)
     {
         var g = layer.Window!;
         int width = g.KH * g.KW * g.InC * g.OutC + (layer.Spec.UseBias ? g.OutC : 0);
-        return (Math.Max(1, Math.Min(256, (1 << 18) / width)), width);
+        // The tiled form's groups: (rows of C / 64) x (filters / tile width) per slice; enough slices for about 512 groups.
+        int tileColumns = TiledProduct.TileColumnsFor(g.OutC);
+        int tiles = (width / g.OutC + TiledProduct.TileRows - 1) / TiledProduct.TileRows * ((g.OutC + tileColumns - 1) / tileColumns);
+        return (Math.Max(1, Math.Min(256, Math.Max((1 << 18) / width, (512 + tiles - 1) / tiles))), width);
     }
 
     private static string Partials(ShapedLayer layer) => layer.Name + "_dWPartials";
@@ -766,6 +854,12 @@ public static class GpuEmitter
             w.Line($"private const int K_{kernels[i].Name} = {i};");
         }
 
+        var tiled = kernels.Where(k => k.Tiled is not null).ToList();
+        for (int i = 0; i < tiled.Count; i++)
+        {
+            w.Line($"private const int T_{tiled[i].Name}Tiled = {i};");
+        }
+
         w.Line();
         w.Line("/// <summary>");
         w.Line("/// Creates the session: compiles and loads every kernel below once, allocates the device arena for the network's");
@@ -782,6 +876,14 @@ public static class GpuEmitter
         foreach (var kernel in kernels)
         {
             w.Line($"            {kernel.Name},");
+        }
+
+        w.Line("        },");
+        w.Line("        new global::System.Action<global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<int>, global::NetDsl.Gpu.GpuStep>[]");
+        w.Line("        {");
+        foreach (var kernel in tiled)
+        {
+            w.Line($"            {kernel.Name}Tiled,");
         }
 
         w.Line("        })");
@@ -818,7 +920,7 @@ public static class GpuEmitter
                     }
                     else
                     {
-                        w.Line(launch);
+                        WriteLaunch(w, kernel, "true");
                     }
                 }
             }
@@ -832,7 +934,7 @@ public static class GpuEmitter
                         w.Line($"// {phase.Name}: {phase.Comment}");
                         foreach (var kernel in kernels.Where(k => k.Phase == phase.Name))
                         {
-                            w.Line($"base.Launch(K_{kernel.Name}, {Extent(kernel.Extent)});");
+                            WriteLaunch(w, kernel, "true");
                         }
                     }
                 }
@@ -875,13 +977,41 @@ public static class GpuEmitter
                         continue;
                     }
 
-                    string launch = $"base.Launch(K_{kernel.Name}, {Extent(kernel.Extent)});";
-                    w.Line(guard == "true" ? launch : $"if ({guard}) {launch}");
+                    WriteLaunch(w, kernel, guard);
                 }
             }
         }
 
         w.Line();
+    }
+
+    /// <summary>A kernel's launch under <paramref name="guard"/>: one thread per element, or the tiled form when the device runs tiles.</summary>
+    private static void WriteLaunch(SourceWriter w, GpuKernel kernel, string guard)
+    {
+        if (kernel.Tiled is null)
+        {
+            string launch = $"base.Launch(K_{kernel.Name}, {Extent(kernel.Extent)});";
+            w.Line(guard == "true" ? launch : $"if ({guard}) {launch}");
+            return;
+        }
+
+        if (guard == "true")
+        {
+            foreach (var line in TiledLaunch(kernel))
+            {
+                w.Line(line);
+            }
+
+            return;
+        }
+
+        using (w.Block($"if ({guard})"))
+        {
+            foreach (var line in TiledLaunch(kernel))
+            {
+                w.Line(line);
+            }
+        }
     }
 
     private static string Extent(string extent) => extent == "rows" ? "rows" : extent.StartsWith("rows * ", StringComparison.Ordinal) ? "(long)" + extent : extent + "L";

@@ -3,7 +3,11 @@ using System.Reflection;
 namespace NetDsl.Gpu.Tests.Ptx;
 
 /// <summary>A method marked <see cref="GpuKernelAttribute"/>, found by reflection.</summary>
-public sealed record GpuKernelMethod(string Id, MethodInfo Method, bool Hot)
+/// <param name="Id">Namespace.Type.Method (parameter types appended for overloads).</param>
+/// <param name="Method">The kernel method.</param>
+/// <param name="Hot">Whether it is on the hot path (must not spill).</param>
+/// <param name="GroupSize">Threads per group of an explicitly grouped (tiled) kernel; 0 for an auto-grouped Index1D kernel.</param>
+public sealed record GpuKernelMethod(string Id, MethodInfo Method, bool Hot, int GroupSize = 0)
 {
     public override string ToString() => Id;
 }
@@ -44,7 +48,7 @@ public static class GpuKernels
                 counts[BaseId(x.Method)] == 1
                     ? BaseId(x.Method)
                     : $"{BaseId(x.Method)}({string.Join(", ", x.Method.GetParameters().Select(p => p.ParameterType.Name))})",
-                x.Method, x.Attribute!.Hot))
+                x.Method, x.Attribute!.Hot, x.Attribute.GroupSize))
             .OrderBy(k => k.Id, StringComparer.Ordinal)
             .ToList();
     }

@@ -24,8 +24,12 @@ public sealed class PtxCompiler : IDisposable
     private readonly object _gate = new();
 
     /// <summary>The PTX text of <paramref name="kernel"/> for <paramref name="architecture"/>.</summary>
+    /// <param name="kernel">The kernel method.</param>
+    /// <param name="architecture">The target.</param>
+    /// <param name="explicitlyGrouped">Whether it is an explicitly grouped kernel (a tiled kernel, launched with a group size
+    /// of its own), else an implicitly grouped Index1D kernel.</param>
     /// <exception cref="PtxCompileException">ILGPU could not compile the kernel.</exception>
-    public string Compile(MethodInfo kernel, CudaArchitecture architecture)
+    public string Compile(MethodInfo kernel, CudaArchitecture architecture, bool explicitlyGrouped = false)
     {
         ArgumentNullException.ThrowIfNull(kernel);
         // One compile at a time: ILGPU backends share the context's IR.
@@ -41,7 +45,9 @@ public sealed class PtxCompiler : IDisposable
 
             try
             {
-                var entry = EntryPointDescription.FromImplicitlyGroupedKernel(kernel);
+                var entry = explicitlyGrouped
+                    ? EntryPointDescription.FromExplicitlyGroupedKernel(kernel)
+                    : EntryPointDescription.FromImplicitlyGroupedKernel(kernel);
                 var compiled = (PTXCompiledKernel)backend.Compile(entry, KernelSpecialization.Empty);
                 return compiled.PTXAssembly;
             }

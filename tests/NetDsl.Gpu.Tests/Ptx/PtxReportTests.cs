@@ -27,7 +27,7 @@ public sealed class PtxFixture : IDisposable
         {
             try
             {
-                return (_compiler.Compile(kernel.Method, Architectures[arch]), null);
+                return (_compiler.Compile(kernel.Method, Architectures[arch], kernel.GroupSize > 0), null);
             }
             catch (PtxCompileException e)
             {
@@ -125,12 +125,15 @@ public sealed class PtxReportTests(PtxFixture fixture, ITestOutputHelper output)
         string ilgpu = typeof(ILGPU.Context).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
             ?? typeof(ILGPU.Context).Assembly.GetName().Version!.ToString();
         report.AppendLine(
-            $"PTX from ILGPU {ilgpu.Split('+')[0]} (PTX ISA 7.8, implicitly grouped Index1D entry points), assembled by ptxas " +
-            $"({Ptxas.Version}). Spills, shared memory and stack frame in bytes; spills count the kernel and any device " +
-            "function it calls. Hot kernels (convolutions, matrix products, optimizers) must not spill.");
+            $"PTX from ILGPU {ilgpu.Split('+')[0]} (PTX ISA 7.8; Index1D entry points grouped automatically, tiled kernels in " +
+            $"groups of their own size), assembled by ptxas ({Ptxas.Version}). Spills, shared memory and stack frame in bytes; " +
+            "spills count the kernel and any device function it calls. Hot kernels (convolutions, matrix products, optimizers) " +
+            $"must not spill; tiled kernels must keep at least {MinimumResidentThreads} threads resident per multiprocessor (half of its 2,048; resident groups " +
+            "are limited by 64K registers, allocated per warp in steps of 8 per thread, 2,048 threads, 32 groups and 164 KiB of shared " +
+            "memory per SM on sm_80 and sm_90).");
         report.AppendLine();
-        report.AppendLine("| Kernel | Arch | Registers | Spill stores / loads | Shared memory | Stack frame |");
-        report.AppendLine("|---|---|--:|--:|--:|--:|");
+        report.AppendLine("| Kernel | Arch | Registers | Spill stores / loads | Shared memory | Stack frame | Group | Threads per SM |");
+        report.AppendLine("|---|---|--:|--:|--:|--:|--:|--:|");
         foreach (var kernel in GpuKernels.All)
         {
             foreach (string arch in PtxFixture.Architectures.Keys)
@@ -145,13 +148,16 @@ public sealed class PtxReportTests(PtxFixture fixture, ITestOutputHelper output)
                 var entry = result?.Functions.FirstOrDefault(f => f.IsEntry);
                 if (result is null || !result.Succeeded || entry is null)
                 {
-                    report.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {arch} | failed | | | |");
+                    report.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {arch} | failed | | | | | |");
                     continue;
                 }
 
                 int stores = result.Functions.Sum(f => f.SpillStoreBytes), loads = result.Functions.Sum(f => f.SpillLoadBytes);
+                string group = kernel.GroupSize > 0
+                    ? string.Create(CultureInfo.InvariantCulture, $"{kernel.GroupSize} | {kernel.GroupSize * ResidentGroups(kernel.GroupSize, entry.Registers, entry.SharedMemoryBytes)}")
+                    : "auto | ";
                 report.AppendLine(CultureInfo.InvariantCulture,
-                    $"| {name} | {arch} | {entry.Registers} | {stores} / {loads} | {entry.SharedMemoryBytes} | {entry.StackFrameBytes} |");
+                    $"| {name} | {arch} | {entry.Registers} | {stores} / {loads} | {entry.SharedMemoryBytes} | {entry.StackFrameBytes} | {group} |");
             }
         }
 
@@ -170,6 +176,19 @@ public sealed class PtxReportTests(PtxFixture fixture, ITestOutputHelper output)
         }
 
         Assert.True(problems.Count == 0, string.Join("\n\n", problems));
+    }
+
+    /// <summary>Threads a tiled kernel must keep resident per multiprocessor: half the 2,048 of sm_80/sm_90 (at most 64 registers a thread).</summary>
+    public const int MinimumResidentThreads = 1024;
+
+    /// <summary>Groups of <paramref name="groupSize"/> threads resident on one sm_80/sm_90 multiprocessor.</summary>
+    public static int ResidentGroups(int groupSize, int registers, int sharedBytes)
+    {
+        int byThreads = Math.Min(2048 / groupSize, 32);
+        int perThread = Math.Max(8, (registers + 7) / 8 * 8);
+        int byRegisters = 65536 / (perThread * ((groupSize + 31) / 32 * 32));
+        int byShared = sharedBytes == 0 ? int.MaxValue : 164 * 1024 / sharedBytes;
+        return Math.Min(byThreads, Math.Min(byRegisters, byShared));
     }
 
     /// <summary>Why (kernel, arch) fails the report, or null: an ILGPU error, a ptxas error, or spills in a hot kernel.</summary>
@@ -196,6 +215,14 @@ public sealed class PtxReportTests(PtxFixture fixture, ITestOutputHelper output)
         if (kernel.Hot && result.TotalSpillBytes > 0)
         {
             return $"{kernel.Id} ({arch}): a hot kernel spills {result.TotalSpillBytes} bytes:\n{result.Output}";
+        }
+
+        var entry = result.Functions.First(f => f.IsEntry);
+        int resident = kernel.GroupSize == 0 ? int.MaxValue : kernel.GroupSize * ResidentGroups(kernel.GroupSize, entry.Registers, entry.SharedMemoryBytes);
+        if (resident < MinimumResidentThreads)
+        {
+            return $"{kernel.Id} ({arch}): {entry.Registers} registers x {kernel.GroupSize} threads and {entry.SharedMemoryBytes} bytes of shared memory " +
+                   $"keep {resident} threads resident per multiprocessor; the tiles are designed for at least {MinimumResidentThreads}:\n{result.Output}";
         }
 
         return null;
