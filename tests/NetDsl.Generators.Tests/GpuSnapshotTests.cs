@@ -29,6 +29,13 @@ public class GpuSnapshotTests
     [Fact]
     public void HiddenSoftmax() => Verify("HiddenSoftmax.Gpu", TestNetworks.HiddenSoftmax, "Tests.Softmax.AttentionLike");
 
+    /// <summary>Graphs: a residual block and an Inception module.</summary>
+    [Fact]
+    public void ResidualBlock() => Verify("ResidualBlock.Gpu", TestNetworks.ResidualBlock, "Tests.Graphs.ResidualBlock");
+
+    [Fact]
+    public void InceptionModule() => Verify("InceptionModule.Gpu", TestNetworks.InceptionModule, "Tests.Graphs.InceptionModule");
+
     /// <summary>The CPU file is byte for byte the one a project without NetDsl.Gpu gets: the GPU backend only adds a file.</summary>
     [Fact]
     public void TheCpuFileIsUnchangedByTheGpuBackend()

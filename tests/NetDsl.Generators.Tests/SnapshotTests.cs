@@ -51,6 +51,14 @@ public class SnapshotTests
     [Fact]
     public void MultiLabel() => Verify(nameof(MultiLabel), TestNetworks.MultiLabel, "Tests.MultiLabel.Tagger.g.cs");
 
+    /// <summary>A graph: a ResNet basic block with its identity shortcut (gradients of the Add shared, then summed).</summary>
+    [Fact]
+    public void ResidualBlock() => Verify(nameof(ResidualBlock), TestNetworks.ResidualBlock, "Tests.Graphs.ResidualBlock.g.cs");
+
+    /// <summary>A graph: an Inception module (four branches of the input, concatenated along the channels).</summary>
+    [Fact]
+    public void InceptionModule() => Verify(nameof(InceptionModule), TestNetworks.InceptionModule, "Tests.Graphs.InceptionModule.g.cs");
+
     private static void Verify(string name, string source, string expectedHintName)
     {
         var run = GeneratorHarness.Run(source);

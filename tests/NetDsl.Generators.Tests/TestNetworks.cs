@@ -221,6 +221,55 @@ public static class TestNetworks
         }
         """;
 
+    /// <summary>
+    /// A ResNet basic block (conv-BN-ReLU-conv-BN, the identity shortcut from the network's input, Add + ReLU), then
+    /// pooling and a softmax head.
+    /// </summary>
+    public const string ResidualBlock = """
+        using NetDsl;
+
+        namespace Tests.Graphs;
+
+        [Network]
+        [Input(8, 8, 8)]
+        public partial class ResidualBlock
+        {
+            [Conv2D(8, 3, Padding = Padding.Same, UseBias = false)] public partial Conv2DLayer Conv1 { get; }
+            [BatchNorm] public partial BatchNormLayer Norm1 { get; }
+            [Activation(Activation.ReLU)] public partial ActivationLayer Relu1 { get; }
+            [Conv2D(8, 3, Padding = Padding.Same, UseBias = false)] public partial Conv2DLayer Conv2 { get; }
+            [BatchNorm] public partial BatchNormLayer Norm2 { get; }
+            [Add(nameof(Norm2), LayerAttribute.NetworkInput, Activation = Activation.ReLU)] public partial MergeLayer Sum { get; }
+            [AvgPool2D(2)] public partial PoolingLayer Pool { get; }
+            [Flatten] public partial FlattenLayer Flat { get; }
+            [Dense(10, Activation.Softmax)] public partial DenseLayer Output { get; }
+        }
+        """;
+
+    /// <summary>An Inception (v1) module: 1x1, 1x1-3x3, 1x1-5x5 and pool-1x1 branches of the input, concatenated.</summary>
+    public const string InceptionModule = """
+        using NetDsl;
+
+        namespace Tests.Graphs;
+
+        [Network]
+        [Input(8, 12, 12)]
+        public partial class InceptionModule
+        {
+            [Conv2D(4, 1, Activation.ReLU)] public partial Conv2DLayer Branch1 { get; }
+            [Conv2D(3, 1, Activation.ReLU, Input = LayerAttribute.NetworkInput)] public partial Conv2DLayer Branch2Reduce { get; }
+            [Conv2D(6, 3, Activation.ReLU, Padding = Padding.Same)] public partial Conv2DLayer Branch2 { get; }
+            [Conv2D(2, 1, Activation.ReLU, Input = LayerAttribute.NetworkInput)] public partial Conv2DLayer Branch3Reduce { get; }
+            [Conv2D(3, 5, Activation.ReLU, Padding = Padding.Same)] public partial Conv2DLayer Branch3 { get; }
+            [MaxPool2D(3, Stride = 1, Padding = Padding.Same, Input = LayerAttribute.NetworkInput)] public partial PoolingLayer Branch4Pool { get; }
+            [Conv2D(3, 1, Activation.ReLU)] public partial Conv2DLayer Branch4 { get; }
+            [Concat(nameof(Branch1), nameof(Branch2), nameof(Branch3), nameof(Branch4))] public partial MergeLayer Mixed { get; }
+            [MaxPool2D(2)] public partial PoolingLayer Pool { get; }
+            [Flatten] public partial FlattenLayer Flat { get; }
+            [Dense(10, Activation.Softmax)] public partial DenseLayer Output { get; }
+        }
+        """;
+
     /// <summary>BatchNorm over dense features (no bias before it), a standalone Tanh layer, dropout, softmax head.</summary>
     public const string DenseBatchNormTanh = """
         using NetDsl;

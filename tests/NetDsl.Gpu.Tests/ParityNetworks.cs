@@ -9,7 +9,7 @@ internal static class ParityNetworks
     [
         nameof(CnnTiny), nameof(CnnOdd), nameof(CnnBatchNorm), nameof(CnnDropout), nameof(CnnPoolDropout), nameof(CnnStrided), nameof(CnnWinograd), nameof(CnnFlatInput),
         nameof(LossMse), nameof(LossMae), nameof(LossMape), nameof(LossMsle), nameof(LossHinge), nameof(LossSquaredHinge),
-        nameof(LossCce), nameof(LossCceLogits), nameof(LossBce), nameof(LossBceLogits), nameof(DigitsMlpSmall),
+        nameof(LossCce), nameof(LossCceLogits), nameof(LossBce), nameof(LossBceLogits), nameof(DigitsMlpSmall), nameof(GraphResidual), nameof(GraphDense),
     ];
 
     public static Network Create(string name, int batch, int seed) => name switch
@@ -33,6 +33,8 @@ internal static class ParityNetworks
         nameof(LossBce) => new LossBce(batch, seed, 1),
         nameof(LossBceLogits) => new LossBceLogits(batch, seed, 1),
         nameof(DigitsMlpSmall) => new DigitsMlpSmall(batch, seed, 1),
+        nameof(GraphResidual) => new GraphResidual(batch, seed, 1),
+        nameof(GraphDense) => new GraphDense(batch, seed, 1),
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "Unknown parity network."),
     };
 
@@ -57,6 +59,8 @@ internal static class ParityNetworks
         LossBce n => n.ToGpu(device),
         LossBceLogits n => n.ToGpu(device),
         DigitsMlpSmall n => n.ToGpu(device),
+        GraphResidual n => n.ToGpu(device),
+        GraphDense n => n.ToGpu(device),
         _ => throw new ArgumentOutOfRangeException(nameof(network), network.GetType().Name, "Unknown parity network."),
     };
 

@@ -117,6 +117,31 @@ public static class DiagnosticDescriptors
         "The network '{0}' has no layer with trainable parameters; add a Dense or Conv2D layer",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor UnknownInput = new(
+        "NDSL0022", "Unknown input layer",
+        "'{0}' takes its input from '{1}', which is not a layer of '{2}'{3}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor InputNotDeclaredBefore = new(
+        "NDSL0023", "Layer reads a layer declared after it",
+        "'{0}' takes its input from '{1}', {2}; declare every layer after the layers it reads",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor UnusedLayer = new(
+        "NDSL0024", "Layer output never used",
+        "The output of '{0}' is never used: no later layer reads it and it is not the last layer ('{1}', the network's output)",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor MergeShapeMismatch = new(
+        "NDSL0025", "Merged shapes do not match",
+        "{0} '{1}': '{2}' is {3} but '{4}' is {5}{6}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor BadMergeInputs = new(
+        "NDSL0026", "Merge needs two or more distinct inputs",
+        "{0} '{1}' {2}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     public static readonly DiagnosticDescriptor InternalError = new(
         "NDSL9999", "NetDsl generator internal error",
         "NetDsl could not generate '{0}' because of an internal error ({1}); please report it",
@@ -128,6 +153,7 @@ public static class DiagnosticDescriptors
         ClassNotPartial, MissingInput, NonPositiveSize, LossActivationMismatch, UnknownMember, NoLayers,
         LayerTypeMismatch, LayerNotPartial, UnsupportedClassShape, DenseNeedsFlatInput, TooFewClasses,
         UnknownEnumValue, NetworkTooLarge, ReservedLayerName, NeedsImageInput, WindowLargerThanInput, NonIntegralOutput,
-        MisplacedLayer, OutOfRange, LossNeedsClassScores, NoTrainableLayer, InternalError,
+        MisplacedLayer, OutOfRange, LossNeedsClassScores, NoTrainableLayer, UnknownInput, InputNotDeclaredBefore, UnusedLayer,
+        MergeShapeMismatch, BadMergeInputs, InternalError,
     }.ToDictionary(d => d.Id);
 }

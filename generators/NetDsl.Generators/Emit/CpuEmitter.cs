@@ -224,9 +224,13 @@ public static class CpuEmitter
             LayerKind.MaxPool2D or LayerKind.AvgPool2D => $"{layer.Name}: {layer.Kind} {layer.Window!.KH}x{layer.Window.KW}, stride {layer.Window.StrideH}x{layer.Window.StrideW}, {(PaddingKind)layer.Spec.Padding} padding, {shapes}",
             LayerKind.Dropout => $"{layer.Name}: Dropout, rate {layer.Spec.Rate.ToString("R", CultureInfo.InvariantCulture)}, {shapes}",
             LayerKind.Activation => $"{layer.Name}: Activation {layer.Activation}, {shapes}",
+            LayerKind.Add => $"{layer.Name}: Add of {InputNames(layer)} -> ({string.Join(", ", layer.OutputShape)}), {layer.Activation}",
+            LayerKind.Concat => $"{layer.Name}: Concat of {InputNames(layer)} -> ({string.Join(", ", layer.OutputShape)})",
             _ => $"{layer.Name}: {layer.Kind} {shapes}",
         };
     }
+
+    private static string InputNames(ShapedLayer layer) => string.Join(", ", layer.Spec.Inputs.Select(n => n == LayerSpec.NetworkInputName ? "the input" : n));
 
     private static string NewLayer(ShapedLayer layer)
     {
@@ -266,6 +270,13 @@ public static class CpuEmitter
 
             case LayerKind.Activation:
                 return $"new global::NetDsl.ActivationLayer({head}, global::NetDsl.Activation.{layer.Activation})";
+            case LayerKind.Add:
+            case LayerKind.Concat:
+            {
+                string inputs = string.Join(", ", layer.Spec.Inputs.Select(n => "\"" + n + "\""));
+                return $"new global::NetDsl.MergeLayer({head}, {Bool(layer.Kind == LayerKind.Concat)}, new[] {{ {inputs} }}, global::NetDsl.Activation.{layer.Activation})";
+            }
+
             default:
                 return $"new global::NetDsl.FlattenLayer({head})";
         }
@@ -434,7 +445,7 @@ public static class CpuEmitter
             case OpKind.SoftmaxBackward:
             {
                 string range = SplitName(SplitOf(op));
-                w.Line($"{indent}global::NetDsl.Kernels.RowKernels.SoftmaxBackward(base.Arena, {Ref(plan, op.C)}, {Ref(plan, op.Aux!)}, {Ref(plan, op.C)}, {op.N}, {range}_start, {range}_end);");
+                w.Line($"{indent}global::NetDsl.Kernels.RowKernels.SoftmaxBackward(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.Aux!)}, {Ref(plan, op.C)}, {op.N}, {range}_start, {range}_end);");
                 break;
             }
 
@@ -515,6 +526,37 @@ public static class CpuEmitter
             case OpKind.ActivationBackward:
                 w.Line($"{indent}global::NetDsl.Kernels.Elementwise.Backward<global::NetDsl.Kernels.Act.{op.Activation}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.Aux!)}, {Ref(plan, op.C)}, {Count(op.M)}, part, parts);");
                 break;
+            case OpKind.AddForward:
+            {
+                // A sum of n inputs is n - 1 pairwise sums into the output; the activation goes with the last.
+                var inputs = op.Operands;
+                for (int i = 1; i < inputs.Count; i++)
+                {
+                    string act = i == inputs.Count - 1 ? op.Activation.ToString() : "Linear";
+                    string left = i == 1 ? Ref(plan, inputs[0]) : Ref(plan, op.C);
+                    w.Line($"{indent}global::NetDsl.Kernels.Merge.Add<global::NetDsl.Kernels.Act.{act}>(base.Arena, {left}, {Ref(plan, inputs[i])}, {Ref(plan, op.C)}, {Count(op.M)}, part, parts);");
+                }
+
+                break;
+            }
+
+            case OpKind.GradientAdd:
+                w.Line($"{indent}global::NetDsl.Kernels.Merge.Add<global::NetDsl.Kernels.Act.Linear>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, {Count(op.M)}, part, parts);");
+                break;
+            case OpKind.ConcatForward:
+            {
+                var channels = ConcatChannels(plan, op);
+                for (int i = 0, offset = 0; i < channels.Count; offset += channels[i], i++)
+                {
+                    w.Line($"{indent}global::NetDsl.Kernels.Merge.CopyRows(base.Arena, {Ref(plan, op.Operands[i])}, {channels[i]}, {Ref(plan, op.C)} + {offset}, {op.N}, {channels[i]}, {Count(op.M)}, part, parts);");
+                }
+
+                break;
+            }
+
+            case OpKind.ConcatBackward:
+                w.Line($"{indent}global::NetDsl.Kernels.Merge.CopyRows(base.Arena, {Ref(plan, op.A)} + {op.Offset}, {op.Stride}, {Ref(plan, op.C)}, {op.N}, {op.N}, {Count(op.M)}, part, parts);");
+                break;
         }
     }
 
@@ -552,7 +594,11 @@ public static class CpuEmitter
     /// <summary>Kernels that split their work between parts themselves (given part and parts).</summary>
     private static bool SplitsItself(KernelOp op) => op.Kind is OpKind.ConvForward or OpKind.ConvWeightGradient or OpKind.ConvPrepare or OpKind.ConvInputGradient
         or OpKind.PoolForward or OpKind.PoolBackward or OpKind.DropoutForward or OpKind.DropoutBackward or OpKind.BatchNormForward or OpKind.BatchNormBackward
-        or OpKind.ActivationForward or OpKind.ActivationBackward;
+        or OpKind.ActivationForward or OpKind.ActivationBackward or OpKind.AddForward or OpKind.GradientAdd or OpKind.ConcatForward or OpKind.ConcatBackward;
+
+    /// <summary>The channels (features) of each input of a concatenation, in order.</summary>
+    private static IReadOnlyList<int> ConcatChannels(ExecutionPlan plan, KernelOp op) =>
+        Lowerer.InputsOf(plan.Network.Layers[op.Layer]).Select(p => p < 0 ? plan.Network.Spec.InputShape[0] : plan.Network.Layers[p].OutputShape[0]).ToList();
 
     /// <summary>The dimension an op is split over between threads, and the alignment of the split points.</summary>
     private static (Dim Dim, int Align) SplitOf(KernelOp op) => op.Kind switch

@@ -383,9 +383,58 @@ public static partial class GpuEmitter
             case OpKind.Softmax:
                 yield return RowKernel(op, phase, prefix + "_Softmax", $"global::NetDsl.Gpu.GpuActivation.SoftmaxRow(arena, {P(op.A)} + (long)r * {op.N}, {P(op.C)} + (long)r * {op.N}, {op.N});");
                 yield break;
-            case OpKind.SoftmaxBackward:
+            case OpKind.SoftmaxBackward when op.A == op.C:
                 yield return RowKernel(op, phase, prefix + "_SoftmaxBackward", $"global::NetDsl.Gpu.GpuActivation.SoftmaxBackwardRow(arena, {P(op.C)} + (long)r * {op.N}, {P(op.Aux!)} + (long)r * {op.N}, {op.N});");
                 yield break;
+            case OpKind.SoftmaxBackward:
+                // Out of place (the gradient is shared with another layer): copy the row, then the in-place pass.
+                yield return RowKernel(op, phase, prefix + "_SoftmaxBackward",
+                    $"for (int j = 0; j < {op.N}; j++) arena[{P(op.C)} + (long)r * {op.N} + j] = arena[{P(op.A)} + (long)r * {op.N} + j]; " +
+                    $"global::NetDsl.Gpu.GpuActivation.SoftmaxBackwardRow(arena, {P(op.C)} + (long)r * {op.N}, {P(op.Aux!)} + (long)r * {op.N}, {op.N});");
+                yield break;
+            case OpKind.AddForward:
+            case OpKind.GradientAdd:
+            {
+                var terms = op.Kind == OpKind.AddForward ? op.Operands.Select(b => $"arena[{P(b)} + i]").ToList() : new List<string> { $"arena[{P(op.A)} + i]", $"arena[{P(op.B!)} + i]" };
+                yield return ElementKernel(op, phase, prefix + (op.Kind == OpKind.AddForward ? "_Add" : "_GradientAdd"),
+                    $"arena[{P(op.C)} + i] = {ActForward(op.Activation, string.Join(" + ", terms))};");
+                yield break;
+            }
+
+            case OpKind.ConcatForward:
+            {
+                // One thread per output element (row = pixel, column = channel): copied from the input owning that channel.
+                int width = op.N, pixels = op.M.Value;
+                var channels = Lowerer.InputsOf(layer).Select(p => p < 0 ? network.Spec.InputShape[0] : network.Layers[p].OutputShape[0]).ToList();
+                var body = new List<string>
+                {
+                    $"int i = index; // one output (pixel q, channel c)",
+                    $"if (i >= step.Rows * {pixels * width}) return;",
+                    $"int c = i % {width}; long q = i / {width};",
+                };
+                for (int k = 0, offset = 0; k < channels.Count; offset += channels[k], k++)
+                {
+                    string test = k == channels.Count - 1 ? "else" : k == 0 ? $"if (c < {offset + channels[k]})" : $"else if (c < {offset + channels[k]})";
+                    body.Add($"{test} arena[{P(op.C)} + i] = arena[{P(op.Operands[k])} + q * {channels[k]} + (c - {offset})];");
+                }
+
+                yield return new GpuKernel(op, phase.Name, prefix + "_Concat", $"rows * {pixels * width}", false, op.Comment, body);
+                yield break;
+            }
+
+            case OpKind.ConcatBackward:
+            {
+                int width = op.N, pixels = op.M.Value;
+                yield return new GpuKernel(op, phase.Name, prefix + "_ConcatSlice", $"rows * {pixels * width}", false, op.Comment, new[]
+                {
+                    $"int i = index; // one input-gradient element (pixel q, channel c)",
+                    $"if (i >= step.Rows * {pixels * width}) return;",
+                    $"int c = i % {width}; long q = i / {width};",
+                    $"arena[{P(op.C)} + i] = arena[{P(op.A)} + q * {op.Stride} + {op.Offset} + c];",
+                });
+                yield break;
+            }
+
             case OpKind.OutputActivation:
                 yield return RowKernel(op, phase, prefix + "_Activation", $"global::NetDsl.Gpu.GpuActivation.OutputRow(arena, {ActivationLiteral(op.Activation)}, {P(op.A)} + (long)r * {op.N}, {P(op.C)} + (long)r * {op.N}, {op.N});");
                 yield break;
@@ -705,15 +754,10 @@ public static partial class GpuEmitter
             case OpKind.DropoutForward:
             case OpKind.DropoutBackward:
             {
-                int size = op.M.Value;
                 string output = op.Kind == OpKind.DropoutForward ? $"At({op.C}, step)" : P(op.C);
-                yield return new GpuKernel(op, phase.Name, prefix + (op.Kind == OpKind.DropoutForward ? "_Dropout" : "_DropoutBackward"), $"rows * {size}", false, op.Comment, new[]
-                {
-                    "int i = index;",
-                    $"if (i >= step.Rows * {size}) return;",
+                yield return ElementKernel(op, phase, prefix + (op.Kind == OpKind.DropoutForward ? "_Dropout" : "_DropoutBackward"),
                     $"float v = arena[{P(op.A)} + i];",
-                    $"arena[{output} + i] = {DropoutKeep(layer, "i")} ? v / {KeepProbability(layer)} : 0f;",
-                });
+                    $"arena[{output} + i] = {DropoutKeep(layer, "i")} ? v / {KeepProbability(layer)} : 0f;");
                 yield break;
             }
 
@@ -746,28 +790,12 @@ public static partial class GpuEmitter
             }
 
             case OpKind.ActivationForward:
-            {
-                int size = op.M.Value;
-                yield return new GpuKernel(op, phase.Name, prefix + "_Activation", $"rows * {size}", false, op.Comment, new[]
-                {
-                    "int i = index;",
-                    $"if (i >= step.Rows * {size}) return;",
-                    $"arena[{P(op.C)} + i] = {ActForward(op.Activation, $"arena[{P(op.A)} + i]")};",
-                });
+                yield return ElementKernel(op, phase, prefix + "_Activation", $"arena[{P(op.C)} + i] = {ActForward(op.Activation, $"arena[{P(op.A)} + i]")};");
                 yield break;
-            }
-
             case OpKind.ActivationBackward:
-            {
-                int size = op.M.Value;
-                yield return new GpuKernel(op, phase.Name, prefix + "_ActivationBackward", $"rows * {size}", false, op.Comment, new[]
-                {
-                    "int i = index;",
-                    $"if (i >= step.Rows * {size}) return;",
-                    $"arena[{P(op.C)} + i] = {ActBackward(op.Activation, $"arena[{P(op.A)} + i]", $"arena[{P(op.Aux!)} + i]")};",
-                });
+                yield return ElementKernel(op, phase, prefix + "_ActivationBackward",
+                    $"arena[{P(op.C)} + i] = {ActBackward(op.Activation, $"arena[{P(op.A)} + i]", $"arena[{P(op.Aux!)} + i]")};");
                 yield break;
-            }
 
             default:
                 throw new InvalidOperationException($"The GPU emitter has no kernel for {op.Kind}.");
@@ -797,6 +825,14 @@ public static partial class GpuEmitter
     }
 
     private static string Partials(ShapedLayer layer) => layer.Name + "_dWPartials";
+
+    /// <summary>A kernel with one thread per element <c>i</c> of an op's rows x M elements.</summary>
+    private static GpuKernel ElementKernel(KernelOp op, Phase phase, string name, params string[] statements) =>
+        new(op, phase.Name, name, $"rows * {op.M.Value}", false, op.Comment, new[]
+        {
+            "int i = index;",
+            $"if (i >= step.Rows * {op.M.Value}) return;",
+        }.Concat(statements).ToList());
 
     /// <summary>A BatchNorm kernel with one thread per channel.</summary>
     private static GpuKernel ChannelKernel(KernelOp op, Phase phase, string name, int channels, string summary, string when, string statement) =>

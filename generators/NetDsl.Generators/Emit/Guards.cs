@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using NetDsl.Generators.Lowering;
 using NetDsl.Generators.Model;
 using NetDsl.Generators.Shapes;
@@ -13,22 +14,30 @@ namespace NetDsl.Generators.Emit;
 /// </summary>
 internal static class Guards
 {
-    /// <summary>The assignments of the input-gradient flags, bottom up (<c>_inputGradient_X = ...;</c>).</summary>
+    /// <summary>
+    /// The assignments of the input-gradient flags, in declaration order (<c>_inputGradient_X = ...;</c>): a layer needs
+    /// its input gradient when a layer it reads trains, or needs its own input gradient.
+    /// </summary>
     public static IEnumerable<string> InputGradientFlags(ShapedNetwork network, Func<ShapedLayer, string> trainable)
     {
-        string below = "false";
-        foreach (var layer in network.Layers)
+        foreach (var layer in network.Layers.Where(l => l.Index > 0))
         {
-            if (layer.Index > 0)
+            var terms = new List<string>();
+            foreach (int p in Lowerer.InputsOf(layer).Where(p => p >= 0))
             {
-                yield return $"{Naming.InputGradientFlag(layer.Name)} = {below};";
-                below = Naming.InputGradientFlag(layer.Name);
+                var producer = network.Layers[p];
+                if (p > 0)
+                {
+                    terms.Add(Naming.InputGradientFlag(producer.Name));
+                }
+
+                if (producer.ParameterCount > 0)
+                {
+                    terms.Add(trainable(producer));
+                }
             }
 
-            if (layer.ParameterCount > 0)
-            {
-                below = below == "false" ? trainable(layer) : $"{below} || {trainable(layer)}";
-            }
+            yield return $"{Naming.InputGradientFlag(layer.Name)} = {(terms.Count == 0 ? "false" : string.Join(" || ", terms.Distinct()))};";
         }
     }
 

@@ -76,6 +76,14 @@ public enum OpKind
     ActivationForward,
     /// <summary>C = A * f'(Aux) element-wise (Aux is f's output).</summary>
     ActivationBackward,
+    /// <summary>C = f(Operands[0] + Operands[1] + ...) element-wise, M elements (an Add layer).</summary>
+    AddForward,
+    /// <summary>C = A + B element-wise, M elements: a second gradient contribution added to a tensor's gradient.</summary>
+    GradientAdd,
+    /// <summary>C = the Operands side by side: per row (pixel), each operand's channels in turn (a Concat layer); M rows.</summary>
+    ConcatForward,
+    /// <summary>C[row, 0..N) = A[row, Offset..Offset + N) of a Stride-wide A: one input's slice of a concatenation's gradient; M rows.</summary>
+    ConcatBackward,
 }
 
 public enum EpilogueKind
@@ -120,7 +128,9 @@ public sealed record KernelOp(
     string? Aux,
     EquatableArray<string> Operands = default,
     DropoutFusion? Dropout = null,
-    bool TransposeB = false);
+    bool TransposeB = false,
+    int Offset = 0,
+    int Stride = 0);
 
 /// <summary>
 /// A dropout layer's mask fused into another op: the op masks the elements it writes (element index = position in

@@ -65,8 +65,21 @@ public static class Lowerer
 
         // The layer producing the logits: the last layer, or the one before a final Activation layer, whose
         // softmax the loss fuses.
-        bool headIsActivation = layers[last].Kind == LayerKind.Activation;
-        int logitsLayer = headIsActivation ? last - 1 : last;
+        bool headIsActivation = layers[last].Kind == LayerKind.Activation && layers[last].Producer >= 0;
+        int logitsLayer = headIsActivation ? layers[last].Producer : last;
+
+        // The graph: who reads each layer's output. A chain's layer reads the one before it.
+        var consumers = Enumerable.Range(0, layers.Count).Select(_ => new List<int>()).ToArray();
+        foreach (var layer in layers)
+        {
+            foreach (int p in InputsOf(layer).Where(p => p >= 0))
+            {
+                consumers[p].Add(layer.Index);
+            }
+        }
+
+        // The only consumer of layer l's output, or -1 (none, or several).
+        int Single(int l) => consumers[l].Count == 1 ? consumers[l][0] : -1;
 
         // ---- Parameters: per layer, each tensor aligned; gradients mirror them. ----
         long at = 0;
@@ -130,10 +143,11 @@ public static class Lowerer
         // ---- Activations (per sample; placed in order for the batch size at construction). ----
         buffers.Add(new BufferPlan(Input, Region.Activations, 0, network.InputSize, $"[rows x {Describe(network.Spec.InputShape)}]", "staged input batch (channels last)"));
         var output = new string[layers.Count];
+        string In(int l) => layers[l].Producer < 0 ? Input : output[layers[l].Producer];
         for (int l = 0; l <= last; l++)
         {
             var layer = layers[l];
-            string below = l == 0 ? Input : output[l - 1];
+            string below = In(l);
             if (layer.Kind == LayerKind.Flatten)
             {
                 output[l] = below; // a view: channels-last images are already flat in memory
@@ -151,7 +165,7 @@ public static class Lowerer
             else
             {
                 buffers.Add(new BufferPlan(Out(layer), Region.Activations, 0, layer.OutputSize, $"[rows x {Describe(layer.OutputShape)}]",
-                    $"{layer.Name} output{(layer.Kind is LayerKind.Dense or LayerKind.Conv2D ? ", after " + layer.Activation : "")}",
+                    $"{layer.Name} output{(layer.Kind is LayerKind.Dense or LayerKind.Conv2D or LayerKind.Add ? ", after " + layer.Activation : "")}",
                     InferenceAlias: layer.Kind == LayerKind.Dropout ? below : null));
                 output[l] = Out(layer);
             }
@@ -161,10 +175,9 @@ public static class Lowerer
             classifier ? "class probabilities (the network output)" : $"{headActivation} outputs (the network output)"));
 
         int widest = layers.Max(l => l.OutputSize);
-        buffers.Add(new BufferPlan(GradSlot(0), Region.Activations, 0, widest, $"[rows x {widest}]", "gradient buffer A (layers alternate between A and B)"));
-        buffers.Add(new BufferPlan(GradSlot(1), Region.Activations, 0, widest, $"[rows x {widest}]", "gradient buffer B"));
+        int gradientBuffersAt = buffers.Count; // the gradient buffers go here once the backward pass knows how many it needs
 
-        ActivationKind Act(int l) => layers[l].Kind is LayerKind.Dense or LayerKind.Conv2D or LayerKind.Activation ? layers[l].Activation : ActivationKind.Linear;
+        ActivationKind Act(int l) => layers[l].Kind is LayerKind.Dense or LayerKind.Conv2D or LayerKind.Activation or LayerKind.Add ? layers[l].Activation : ActivationKind.Linear;
 
         // Dropout fusion. Forward: the producer (Flatten looked through) writes the masked copy as it stores its output,
         // when it is a pooling layer or a dense layer with an element-wise activation. Backward: the consumer's
@@ -172,21 +185,22 @@ public static class Lowerer
         // keep the dropout's own pass.
         int ProducerOf(int l)
         {
-            int p = l - 1;
+            int p = layers[l].Producer;
             while (p >= 0 && layers[p].Kind == LayerKind.Flatten)
             {
-                p--;
+                p = layers[p].Producer;
             }
 
             return p;
         }
 
+        // The only consumer of layer l's output, Flatten looked through, or -1.
         int DirectConsumerOf(int l)
         {
-            int c = l + 1;
-            while (c <= last && layers[c].Kind == LayerKind.Flatten)
+            int c = Single(l);
+            while (c >= 0 && layers[c].Kind == LayerKind.Flatten)
             {
-                c++;
+                c = Single(c);
             }
 
             return c;
@@ -204,23 +218,24 @@ public static class Lowerer
                 || (producer.Kind == LayerKind.Dense && producer.Activation != ActivationKind.Softmax && producer.Index != logitsLayer);
         }
 
-        bool DropoutFusedBackward(int l) => layers[l].Kind == LayerKind.Dropout && l > 0 && DirectConsumerOf(l) <= last
+        bool DropoutFusedBackward(int l) => layers[l].Kind == LayerKind.Dropout && layers[l].Producer >= 0 && DirectConsumerOf(l) >= 0
             && layers[DirectConsumerOf(l)].Kind == LayerKind.Dense;
 
         // The dropout (if any) fused into layer l's forward store.
         DropoutFusion? ForwardMaskOf(int l)
         {
             int d = DirectConsumerOf(l);
-            return d <= last && DropoutFusedForward(d) && ProducerOf(d) == l ? new DropoutFusion(d, Out(layers[d])) : null;
+            return d >= 0 && DropoutFusedForward(d) && ProducerOf(d) == l ? new DropoutFusion(d, Out(layers[d])) : null;
         }
 
-        // The layer whose gradient consumes layer l's output: Flatten and dropouts fused into their consumer are looked through.
+        // The layer whose gradient consumes layer l's output (its only reader): Flatten and dropouts fused into their
+        // consumer are looked through; -1 when several layers read it.
         int ConsumerOf(int l)
         {
-            int c = l + 1;
-            while (c <= last && (layers[c].Kind == LayerKind.Flatten || DropoutFusedBackward(c)))
+            int c = Single(l);
+            while (c >= 0 && (layers[c].Kind == LayerKind.Flatten || DropoutFusedBackward(c)))
             {
-                c++;
+                c = Single(c);
             }
 
             return c;
@@ -229,19 +244,19 @@ public static class Lowerer
         // Kernels that can apply the producer's activation derivative as they write the gradient: the input-gradient
         // GEMM/convolution epilogues, and max-pooling (the routed gradient meets the window maximum, whose value is the
         // producer's output there). Flatten is looked through; max-pooling must consume the producer directly.
-        bool HasInputGradientKernel(int c) => c <= last && layers[c].Kind is LayerKind.Dense or LayerKind.Conv2D or LayerKind.MaxPool2D;
+        bool HasInputGradientKernel(int c) => c >= 0 && layers[c].Kind is LayerKind.Dense or LayerKind.Conv2D or LayerKind.MaxPool2D;
 
         // The consumer's input-gradient epilogue applies layer l's activation derivative when it can (element-wise
         // activations only); otherwise layer l applies it itself in a phase of its own.
         bool FusedByConsumer(int l) => Act(l) is not (ActivationKind.Linear or ActivationKind.Softmax) && HasInputGradientKernel(ConsumerOf(l))
-            && !(layers[ConsumerOf(l)].Kind == LayerKind.MaxPool2D && ConsumerOf(l) != l + 1);
+            && !(layers[ConsumerOf(l)].Kind == LayerKind.MaxPool2D && layers[ConsumerOf(l)].Producer != l);
 
         // ---- Forward. ----
         var forward = new List<Phase>();
         for (int l = 0; l <= last; l++)
         {
             var layer = layers[l];
-            string x = l == 0 ? Input : output[l - 1];
+            string x = In(l);
             string y = output[l];
             var ops = new List<KernelOp>();
             bool softmaxSeparately = layer.Activation == ActivationKind.Softmax && l != logitsLayer;
@@ -311,6 +326,30 @@ public static class Lowerer
                         : new KernelOp(OpKind.ActivationForward, $"{y} = {layer.Activation}({x})", l, Guard.Always, x, null, y, Dim.PerSample(layer.OutputSize), 0, Dim.Of(0), false, EpilogueKind.None, layer.Activation, null, null));
                     describe += $", {layer.Activation}";
                     break;
+                case LayerKind.Add:
+                {
+                    var inputs = InputsOf(layer).Select(p => p < 0 ? Input : output[p]).ToEquatableArray();
+                    ops.Add(new KernelOp(OpKind.AddForward, $"{y} = {fused}({string.Join(" + ", inputs)})", l, Guard.Always, inputs[0], null, y,
+                        Dim.PerSample(layer.OutputSize), 0, Dim.Of(0), false, EpilogueKind.None, fused, null, null, inputs));
+                    if (softmaxSeparately)
+                    {
+                        ops.Add(new KernelOp(OpKind.Softmax, $"{y} = softmax({y}) row-wise", l, Guard.Always,
+                            y, null, y, Dim.Batch, layer.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Softmax, null, null));
+                    }
+
+                    describe += $" of {string.Join(", ", InputsOf(layer).Select(p => p < 0 ? "the input" : layers[p].Name))}, {layer.Activation}";
+                    break;
+                }
+
+                case LayerKind.Concat:
+                {
+                    var inputs = InputsOf(layer).Select(p => p < 0 ? Input : output[p]).ToEquatableArray();
+                    ops.Add(new KernelOp(OpKind.ConcatForward, $"{y} = {string.Join(" | ", inputs)} side by side along the {(layer.IsImage ? "channels" : "features")}", l, Guard.Always,
+                        inputs[0], null, y, Dim.PerSample(Pixels(layer)), layer.OutputShape[0], Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null, inputs));
+                    describe += $" of {string.Join(", ", InputsOf(layer).Select(p => p < 0 ? "the input" : layers[p].Name))}";
+                    break;
+                }
+
                 case LayerKind.Flatten:
                     continue; // no work: a view of its input
             }
@@ -347,33 +386,97 @@ public static class Lowerer
         string lossComment = headActivation == ActivationKind.Linear ? $"{network.Loss} on the raw outputs" : $"{network.Loss}, fused with the {headName}";
         var lossPhases = new[] { new Phase("Loss", lossComment, lossOps.ToEquatableArray()) };
 
-        // ---- Backward, top down. slot: which gradient buffer holds the gradient w.r.t. the current layer's output. ----
+        // ---- Backward, top down, over the graph. Each layer's output gradient sits in one of a pool of gradient buffers
+        // (rows x widest): the loss writes the first; a layer's input-gradient kernel writes a free one for the layer it
+        // reads (Flatten and backward-fused dropouts looked through), which then owns it. A layer read by several layers
+        // gets one contribution per reader: the first is kept, the next ones are added to it (GradientAdd, in a phase of
+        // their own). An Add passes its output gradient to each input unchanged, so several layers can hold one buffer at
+        // once; a kernel that would change such a shared buffer in place writes a free one instead. In a chain this is two
+        // buffers, used alternately. ----
+        var pool = new GradientPool();
+        var pending = new string?[layers.Count];
         var backward = new List<Phase>();
-        int slot = 0;
-        for (int l = headIsActivation ? last - 1 : last; l >= 0; l--)
+        var releases = new List<string>();
+
+        // Routes a gradient contribution for layer t's output (Flatten looked through) into its pending gradient.
+        void Contribute(int t, string buffer, string from, List<KernelOp> accumulate)
+        {
+            while (t >= 0 && layers[t].Kind == LayerKind.Flatten)
+            {
+                t = layers[t].Producer;
+            }
+
+            if (t < 0)
+            {
+                releases.Add(buffer); // the network's input needs no gradient
+                return;
+            }
+
+            if (pending[t] is not { } held)
+            {
+                pending[t] = buffer;
+                return;
+            }
+
+            string sum = pool.IsShared(held) ? pool.Take() : held;
+            accumulate.Add(new KernelOp(OpKind.GradientAdd, $"{sum} = {held} + {buffer}: {layers[t].Name}'s gradient plus what {from} passes back",
+                t, Guard.GradientNeeded, held, buffer, sum, Dim.PerSample(layers[t].OutputSize), 0, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null));
+            releases.Add(buffer);
+            if (sum != held)
+            {
+                releases.Add(held);
+            }
+
+            pending[t] = sum;
+        }
+
+        pending[logitsLayer] = pool.Take(); // the loss writes d loss / d logits
+        for (int l = last; l >= 0; l--)
         {
             var layer = layers[l];
-            string g = GradSlot(slot), other = GradSlot(1 - slot);
-            string x = l == 0 ? Input : output[l - 1];
+            if ((headIsActivation && l == last) || layer.Kind == LayerKind.Flatten || pending[l] is not { } g)
+            {
+                continue; // the loss applied the head's activation; Flatten is a view; nothing reads this layer's gradient
+            }
+
+            string x = In(l);
             bool lossGivesPreActivation = l == logitsLayer;
+            bool readsOnlyInput = InputsOf(layer).All(p => p < 0);
+            var accumulate = new List<KernelOp>();
+
+            // A buffer this layer may change in place: its gradient, unless other layers still hold it too.
+            string Writable(string buffer)
+            {
+                if (!pool.IsShared(buffer))
+                {
+                    return buffer;
+                }
+
+                string fresh = pool.Take();
+                releases.Add(buffer);
+                return fresh;
+            }
 
             // The activation derivative, when neither the loss nor the consumer applied it.
-            // (A parameter-free first layer never needs a gradient at all.)
+            // (A parameter-free layer reading only the network's input never needs a gradient at all.)
             bool needsDerivative = !lossGivesPreActivation && !FusedByConsumer(l) && Act(l) != ActivationKind.Linear
-                && !(l == 0 && layer.ParameterCount == 0);
+                && !(readsOnlyInput && layer.ParameterCount == 0);
             if (needsDerivative)
             {
+                string d = Writable(g);
                 var op = Act(l) == ActivationKind.Softmax
-                    ? new KernelOp(OpKind.SoftmaxBackward, $"{g} = gradient through the softmax of {layer.Name}", l, Guard.GradientNeeded,
-                        g, null, g, Dim.Batch, layer.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Softmax, null, output[l])
-                    : new KernelOp(OpKind.ActivationBackward, $"{g} = {g} * {Act(l)}'({output[l]})", l, Guard.GradientNeeded,
-                        g, null, g, Dim.PerSample(layer.OutputSize), 0, Dim.Of(0), false, EpilogueKind.None, Act(l), null, output[l]);
+                    ? new KernelOp(OpKind.SoftmaxBackward, $"{d} = gradient through the softmax of {layer.Name}{From(g, d)}", l, Guard.GradientNeeded,
+                        g, null, d, Dim.Batch, layer.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Softmax, null, output[l])
+                    : new KernelOp(OpKind.ActivationBackward, $"{d} = {g} * {Act(l)}'({output[l]})", l, Guard.GradientNeeded,
+                        g, null, d, Dim.PerSample(layer.OutputSize), 0, Dim.Of(0), false, EpilogueKind.None, Act(l), null, output[l]);
                 backward.Add(new Phase(Naming.DerivativeJob(layer.Name), $"{layer.Name}: gradient through its {Act(l)}", new[] { op }.ToEquatableArray()));
+                g = d;
+                pending[l] = d;
             }
 
             var ops = new List<KernelOp>();
             // The epilogue of an input-gradient kernel: apply the derivative of the layer below when that layer cannot.
-            int belowIndex = l - 1;
+            int belowIndex = layer.Producer;
             DropoutFusion? gradientMask = null;
             while (belowIndex >= 0 && (layers[belowIndex].Kind == LayerKind.Flatten || (DropoutFusedBackward(belowIndex) && DirectConsumerOf(belowIndex) == l)))
             {
@@ -382,12 +485,13 @@ public static class Lowerer
                     gradientMask = new DropoutFusion(belowIndex, null);
                 }
 
-                belowIndex--;
+                belowIndex = layers[belowIndex].Producer;
             }
 
             bool fuseBelow = belowIndex >= 0 && FusedByConsumer(belowIndex) && ConsumerOf(belowIndex) == l;
             var belowAct = fuseBelow ? Act(belowIndex) : ActivationKind.Linear;
             string? belowOut = fuseBelow ? output[belowIndex] : null;
+            bool hasBelow = layer.Producer >= 0;
             string comment;
             switch (layer.Kind)
             {
@@ -401,8 +505,9 @@ public static class Lowerer
                             g, null, DB(layer), Dim.Batch, layer.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null));
                     }
 
-                    if (l > 0)
+                    if (hasBelow)
                     {
+                        string other = pool.Take();
                         string product = fuseBelow ? $"({g} · {W(layer)}^T) * {belowAct}'({belowOut})" : $"{g} · {W(layer)}^T";
                         if (gradientMask is not null)
                         {
@@ -412,10 +517,10 @@ public static class Lowerer
                         ops.Add(new KernelOp(OpKind.MatMul, $"{other}[rows x {layer.InputSize}] = {product}",
                             l, Guard.InputGradientNeeded, g, W(layer), other, Dim.Batch, layer.InputSize, Dim.Of(layer.OutputSize), false,
                             fuseBelow ? EpilogueKind.ActivationGradient : EpilogueKind.None, belowAct, null, belowOut, Dropout: gradientMask, TransposeB: true));
-                        slot = 1 - slot;
+                        Contribute(belowIndex, other, layer.Name, accumulate);
                     }
 
-                    comment = l > 0 ? $"{layer.Name}: weight, bias and input gradients" : $"{layer.Name}: weight and bias gradients (nothing below needs an input gradient)";
+                    comment = hasBelow ? $"{layer.Name}: weight, bias and input gradients" : $"{layer.Name}: weight and bias gradients (nothing below needs an input gradient)";
                     break;
                 case LayerKind.Conv2D:
                 {
@@ -428,55 +533,177 @@ public static class Lowerer
                             g, null, DB(layer), Dim.PerSample(pixels), layer.Window.OutC, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null));
                     }
 
-                    if (l > 0)
+                    if (hasBelow)
                     {
+                        string other = pool.Take();
                         ops.Add(new KernelOp(OpKind.ConvInputGradient,
                             fuseBelow ? $"{other} = (input gradient of {layer.Name} from {g}) * {belowAct}'({belowOut})" : $"{other} = input gradient of {layer.Name} from {g}",
                             l, Guard.InputGradientNeeded, g, W(layer), other, Dim.Batch, 0, Dim.Of(0), false,
                             fuseBelow ? EpilogueKind.ActivationGradient : EpilogueKind.None, belowAct, null, belowOut));
-                        slot = 1 - slot;
+                        Contribute(belowIndex, other, layer.Name, accumulate);
                     }
 
-                    comment = l > 0 ? $"{layer.Name}: weight, bias and input gradients" : $"{layer.Name}: weight and bias gradients (nothing below needs an input gradient)";
+                    comment = hasBelow ? $"{layer.Name}: weight, bias and input gradients" : $"{layer.Name}: weight and bias gradients (nothing below needs an input gradient)";
                     break;
                 }
 
                 case LayerKind.MaxPool2D:
                 case LayerKind.AvgPool2D:
-                    if (l == 0)
+                {
+                    if (!hasBelow)
                     {
+                        releases.Add(g);
+                        FreeReleased();
                         continue;
                     }
 
+                    string other = pool.Take();
                     ops.Add(new KernelOp(OpKind.PoolBackward,
                         fuseBelow ? $"{other} = (gradient through the pooling of {layer.Name} from {g}) * {belowAct}'({x})" : $"{other} = gradient through the pooling of {layer.Name} from {g}",
                         l, Guard.InputGradientNeeded, x, output[l], other, Dim.Batch, 0, Dim.Of(0), false,
                         fuseBelow ? EpilogueKind.ActivationGradient : EpilogueKind.None, belowAct, null, null, new[] { g }.ToEquatableArray()));
-                    slot = 1 - slot;
+                    Contribute(belowIndex, other, layer.Name, accumulate);
                     comment = $"{layer.Name}: gradient through the pooling";
                     break;
+                }
+
                 case LayerKind.Dropout:
-                    if (l == 0 || DropoutFusedBackward(l))
+                {
+                    if (!hasBelow)
                     {
-                        continue; // nothing below, or the consumer's input-gradient GEMM applied the mask
+                        releases.Add(g);
+                        FreeReleased();
+                        continue; // nothing below
                     }
 
-                    ops.Add(new KernelOp(OpKind.DropoutBackward, $"{g} = {g} masked like the forward pass (in place)", l, Guard.InputGradientNeeded,
-                        g, null, g, Dim.PerSample(layer.OutputSize), 0, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null));
+                    string masked = Writable(g);
+                    ops.Add(new KernelOp(OpKind.DropoutBackward, $"{masked} = {g} masked like the forward pass{(masked == g ? " (in place)" : "")}", l, Guard.InputGradientNeeded,
+                        g, null, masked, Dim.PerSample(layer.OutputSize), 0, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null));
+                    Contribute(layer.Producer, masked, layer.Name, accumulate);
+                    g = masked;
                     comment = $"{layer.Name}: gradient through the dropout mask";
                     break;
+                }
+
                 case LayerKind.BatchNorm:
-                    ops.Add(new KernelOp(OpKind.BatchNormBackward, $"{Naming.DGamma(layer.Name)}, {Naming.DBeta(layer.Name)} and {g} = gradient through {layer.Name} (in place)",
-                        l, Guard.GradientNeeded, x, g, g, Dim.PerSample(layer.OutputSize / Channels(layer)), Channels(layer), Dim.Of(0), false,
+                {
+                    string dx = Writable(g);
+                    ops.Add(new KernelOp(OpKind.BatchNormBackward, $"{Naming.DGamma(layer.Name)}, {Naming.DBeta(layer.Name)} and {dx} = gradient through {layer.Name}{(dx == g ? " (in place)" : " from " + g)}",
+                        l, Guard.GradientNeeded, x, g, dx, Dim.PerSample(layer.OutputSize / Channels(layer)), Channels(layer), Dim.Of(0), false,
                         EpilogueKind.None, ActivationKind.Linear, null, null, BatchNormOperands(layer)));
+                    if (hasBelow)
+                    {
+                        Contribute(layer.Producer, dx, layer.Name, accumulate);
+                    }
+                    else
+                    {
+                        releases.Add(dx);
+                    }
+
+                    g = dx;
                     comment = $"{layer.Name}: scale, shift and input gradients";
                     break;
+                }
+
+                case LayerKind.Add:
+                {
+                    // d sum / d input = 1: every input's gradient contribution is this gradient itself (shared, not copied).
+                    var inputs = InputsOf(layer).Where(p => p >= 0).ToList();
+                    for (int i = 0; i < inputs.Count; i++)
+                    {
+                        if (i > 0)
+                        {
+                            pool.Retain(g);
+                        }
+
+                        Contribute(inputs[i], g, layer.Name, accumulate);
+                    }
+
+                    if (inputs.Count == 0)
+                    {
+                        releases.Add(g);
+                    }
+
+                    EmitAccumulation(layer, accumulate);
+                    continue;
+                }
+
+                case LayerKind.Concat:
+                {
+                    var inputs = InputsOf(layer);
+                    int offset = 0;
+                    foreach (int p in inputs)
+                    {
+                        int channels = p < 0 ? network.Spec.InputShape[0] : layers[p].OutputShape[0];
+                        if (p >= 0)
+                        {
+                            string slice = pool.Take();
+                            ops.Add(new KernelOp(OpKind.ConcatBackward, $"{slice} = {layers[p].Name}'s slice of {g} (channels {offset} to {offset + channels - 1} of {layer.OutputShape[0]})",
+                                l, Guard.InputGradientNeeded, g, null, slice, Dim.PerSample(Pixels(layer)), channels, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null,
+                                Offset: offset, Stride: layer.OutputShape[0]));
+                            Contribute(p, slice, layer.Name, accumulate);
+                        }
+
+                        offset += channels;
+                    }
+
+                    releases.Add(g);
+                    comment = $"{layer.Name}: each input's slice of the gradient";
+                    break;
+                }
+
+                case LayerKind.Activation:
+                    // The derivative phase above did the work; the gradient passes on to the layer below.
+                    if (hasBelow)
+                    {
+                        Contribute(layer.Producer, g, layer.Name, accumulate);
+                    }
+                    else
+                    {
+                        releases.Add(g);
+                    }
+
+                    EmitAccumulation(layer, accumulate);
+                    continue;
                 default:
-                    continue; // Flatten: a view; Activation: handled by the derivative phase above
+                    continue; // Flatten: a view
+            }
+
+            if (layer.Kind is LayerKind.Dense or LayerKind.Conv2D or LayerKind.MaxPool2D)
+            {
+                releases.Add(g);
             }
 
             backward.Add(new Phase(Naming.BackwardJob(layer.Name), comment, ops.ToEquatableArray()));
+            EmitAccumulation(layer, accumulate);
         }
+
+        // The gradient contributions added after a layer's own phase (they read what it wrote), then the buffers it is done with.
+        void EmitAccumulation(ShapedLayer layer, List<KernelOp> accumulate)
+        {
+            if (accumulate.Count > 0)
+            {
+                backward.Add(new Phase(Naming.AccumulateJob(layer.Name), $"{layer.Name}: its input gradients added to the other contributions", accumulate.ToEquatableArray()));
+            }
+
+            FreeReleased();
+        }
+
+        void FreeReleased()
+        {
+            foreach (string buffer in releases)
+            {
+                pool.Release(buffer);
+            }
+
+            releases.Clear();
+        }
+
+        static string From(string g, string d) => g == d ? "" : " from " + g;
+
+        var gradientBuffers = Enumerable.Range(0, Math.Max(2, pool.Count)).Select(i => new BufferPlan(GradSlot(i), Region.Activations, 0, widest, $"[rows x {widest}]",
+            i switch { 0 => "gradient buffer A (layers alternate between A and B)", 1 => "gradient buffer B", _ => $"gradient buffer {(char)('A' + i)}" }));
+        buffers.InsertRange(gradientBuffersAt, gradientBuffers);
 
         return new ExecutionPlan(network, buffers.ToEquatableArray(), parameterLength, scratch,
             forward.ToEquatableArray(), inferenceTail.ToEquatableArray(), lossPhases.ToEquatableArray(), backward.ToEquatableArray(),
@@ -484,6 +711,12 @@ public static class Lowerer
     }
 
     private static int Channels(ShapedLayer layer) => layer.InputShape.Count == 3 ? layer.InputShape[0] : layer.InputSize;
+
+    /// <summary>The layers a layer reads (-1: the network's input).</summary>
+    public static IReadOnlyList<int> InputsOf(ShapedLayer layer) => layer.Inputs.Count > 0 ? layer.Inputs : new[] { layer.Index - 1 };
+
+    /// <summary>Pixels of one sample of the layer's output (1 for a vector).</summary>
+    private static int Pixels(ShapedLayer layer) => layer.IsImage ? layer.OutputShape[1] * layer.OutputShape[2] : 1;
 
     private static string Rate(ShapedLayer layer) => layer.Spec.Rate.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
 
@@ -507,4 +740,46 @@ public static class Lowerer
     public static string WT(ShapedLayer layer) => Naming.WT(layer.Name);
     public static string Out(ShapedLayer layer) => Naming.Out(layer.Name);
     public static string GradSlot(int slot) => "Grad" + slot;
+}
+
+/// <summary>
+/// The backward pass's gradient buffers: each taken buffer counts its holders (an Add's inputs share its output gradient);
+/// a buffer is free again when its last holder lets it go, and <see cref="Take"/> hands out the lowest free one.
+/// </summary>
+internal sealed class GradientPool
+{
+    private readonly List<int> _holders = new();
+
+    /// <summary>Buffers ever taken: the plan allocates this many.</summary>
+    public int Count => _holders.Count;
+
+    public string Take()
+    {
+        int free = _holders.IndexOf(0);
+        if (free < 0)
+        {
+            free = _holders.Count;
+            _holders.Add(0);
+        }
+
+        _holders[free] = 1;
+        return Lowerer.GradSlot(free);
+    }
+
+    public void Retain(string buffer) => _holders[Index(buffer)]++;
+
+    public void Release(string buffer)
+    {
+        int i = Index(buffer);
+        if (_holders[i] <= 0)
+        {
+            throw new InvalidOperationException($"{buffer} released more often than taken.");
+        }
+
+        _holders[i]--;
+    }
+
+    public bool IsShared(string buffer) => _holders[Index(buffer)] > 1;
+
+    private static int Index(string buffer) => int.Parse(buffer.Substring("Grad".Length), System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -52,6 +52,7 @@ public static class Naming
     public static string InputGradientFlag(string layer) => "_inputGradient_" + layer;
     public static string ForwardJob(string layer) => "Forward_" + layer;
     public static string BackwardJob(string layer) => "Backward_" + layer;
+    public static string AccumulateJob(string layer) => "Accumulate_" + layer;
     public static string ForwardShape(string layer) => layer + "_Forward";
     public static string WeightGradientShape(string layer) => layer + "_WeightGradient";
     public static string InputGradientShape(string layer) => layer + "_InputGradient";
@@ -60,7 +61,7 @@ public static class Naming
     public static IEnumerable<string> LayerMembers(string layer) => new[]
     {
         W(layer), B(layer), DW(layer), DB(layer), WT(layer), Field(layer), InputGradientFlag(layer),
-        "Job_" + ForwardJob(layer), "Job_" + BackwardJob(layer), "Job_" + DerivativeJob(layer), ForwardShape(layer), WeightGradientShape(layer), InputGradientShape(layer),
+        "Job_" + ForwardJob(layer), "Job_" + BackwardJob(layer), "Job_" + DerivativeJob(layer), "Job_" + AccumulateJob(layer), ForwardShape(layer), WeightGradientShape(layer), InputGradientShape(layer),
         Gamma(layer), Beta(layer), MovingMean(layer), MovingVariance(layer), DGamma(layer), DBeta(layer), Shape(layer),
         SavedMean(layer), SavedInvStd(layer), Prepared(layer), Out(layer),
     };

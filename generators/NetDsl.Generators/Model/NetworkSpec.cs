@@ -11,6 +11,8 @@ public enum LayerKind
     Dropout,
     BatchNorm,
     Activation,
+    Add,
+    Concat,
 }
 
 /// <summary>Mirrors NetDsl.Padding (same numeric values).</summary>
@@ -61,6 +63,10 @@ public enum LossKind
 /// <param name="Rate">Dropout rate.</param>
 /// <param name="Momentum">BatchNorm momentum.</param>
 /// <param name="Epsilon">BatchNorm epsilon.</param>
+/// <param name="Inputs">The layers read, by name as written: empty for the previous layer (the default), one name for
+/// <c>Input = ...</c>, a merge's names; <see cref="NetworkInputName"/> for the network's input; null entries for names that
+/// were not constant strings.</param>
+/// <param name="MergeSetsInput">A merge layer that also set <c>Input</c> (its inputs come from its constructor).</param>
 public sealed record LayerSpec(
     string Name,
     LayerKind Kind,
@@ -77,7 +83,15 @@ public sealed record LayerSpec(
     int Padding = 0,
     double Rate = 0,
     double Momentum = 0.99,
-    double Epsilon = 0.001);
+    double Epsilon = 0.001,
+    EquatableArray<string> Inputs = default,
+    bool MergeSetsInput = false)
+{
+    /// <summary>Mirrors NetDsl.LayerAttribute.NetworkInput.</summary>
+    public const string NetworkInputName = "(input)";
+
+    public bool IsMerge => Kind is LayerKind.Add or LayerKind.Concat;
+}
 
 /// <summary>The whole declaration, as plain equatable data: the output of the syntax stage.</summary>
 public sealed record NetworkSpec(

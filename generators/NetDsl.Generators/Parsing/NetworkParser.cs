@@ -30,6 +30,8 @@ public static class NetworkParser
         ["NetDsl.DropoutAttribute"] = (LayerKind.Dropout, "NetDsl.DropoutLayer"),
         ["NetDsl.BatchNormAttribute"] = (LayerKind.BatchNorm, "NetDsl.BatchNormLayer"),
         ["NetDsl.ActivationAttribute"] = (LayerKind.Activation, "NetDsl.ActivationLayer"),
+        ["NetDsl.AddAttribute"] = (LayerKind.Add, "NetDsl.MergeLayer"),
+        ["NetDsl.ConcatAttribute"] = (LayerKind.Concat, "NetDsl.MergeLayer"),
     };
     private const string NetworkBaseName = "NetDsl.Network";
 
@@ -227,12 +229,31 @@ public static class NetworkParser
         bool Bool(string key, bool fallback) => values.TryGetValue(key, out var v) && v is bool b ? b : fallback;
 
         int window = Int("kernelSize", Int("poolSize", 0));
+        // Inputs: a merge's constructor array, or the Input property (a string; null entries for anything else).
+        var inputs = new List<string>();
+        bool hasInput = attribute.NamedArguments.Any(a => a.Key == "Input" && a.Value.Value is not null);
+        bool merge = kind is LayerKind.Add or LayerKind.Concat;
+        if (merge)
+        {
+            foreach (var argument in attribute.ConstructorArguments)
+            {
+                if (argument.Kind == TypedConstantKind.Array && !argument.IsNull)
+                {
+                    inputs.AddRange(argument.Values.Select(v => v.Value as string ?? ""));
+                }
+            }
+        }
+        else if (hasInput)
+        {
+            inputs.Add(attribute.NamedArguments.First(a => a.Key == "Input").Value.Value as string ?? "");
+        }
+
         int stride = Int("Stride", kind == LayerKind.Conv2D ? 1 : 0);
         return new LayerSpec(
             name,
             kind,
             Units: Int("units", Int("filters", 0)),
-            Activation: Int("activation", 0),
+            Activation: Int("activation", Int("Activation", 0)),
             UseBias: Bool("UseBias", true),
             PropertyType: propertyType,
             Accessibility: accessibility,
@@ -244,7 +265,9 @@ public static class NetworkParser
             Padding: Int("Padding", 0),
             Rate: Double("rate", 0),
             Momentum: Double("Momentum", 0.99),
-            Epsilon: Double("Epsilon", 0.001));
+            Epsilon: Double("Epsilon", 0.001),
+            Inputs: inputs.ToEquatableArray(),
+            MergeSetsInput: merge && hasInput);
     }
 
     private static LocationInfo? AttributeLocation(AttributeData attribute, CancellationToken cancellationToken)

@@ -13,8 +13,13 @@ namespace NetDsl.Generators.Shapes;
 /// <param name="OutputShape">Shape of one output sample.</param>
 /// <param name="ParameterCount">Weights plus biases (and BatchNorm statistics).</param>
 /// <param name="Window">Conv2D and pooling window arithmetic.</param>
-public sealed record ShapedLayer(LayerSpec Spec, int Index, EquatableArray<int> InputShape, EquatableArray<int> OutputShape, long ParameterCount, Geometry? Window = null)
+/// <param name="Inputs">The indices of the layers it reads (-1: the network's input); a chain's layer reads the one before.</param>
+public sealed record ShapedLayer(LayerSpec Spec, int Index, EquatableArray<int> InputShape, EquatableArray<int> OutputShape, long ParameterCount, Geometry? Window = null,
+    EquatableArray<int> Inputs = default)
 {
+    /// <summary>The single layer it reads (-1: the network's input); a merge's first.</summary>
+    public int Producer => Inputs.Count > 0 ? Inputs[0] : Index - 1;
+
     public LayerKind Kind => Spec.Kind;
     public bool IsImage => OutputShape.Count == 3;
 
@@ -125,39 +130,49 @@ public static class ShapeInference
             return null;
         }
 
-        var layers = new List<ShapedLayer>();
-        var shape = spec.InputShape;
+        var producers = ResolveInputs(spec, diagnostics);
+        var shaped = new ShapedLayer?[spec.Layers.Count];
         long total = 0;
         bool shapesKnown = true;
-        LayerKind? previous = null;
-        foreach (var layer in spec.Layers)
+        for (int i = 0; i < spec.Layers.Count; i++)
         {
+            var layer = spec.Layers[i];
             if (!Enum.IsDefined(typeof(ActivationKind), layer.Activation))
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnknownEnumValue, layer.Attribute, $"The activation of '{layer.Name}'", layer.Activation, "NetDsl.Activation"));
             }
 
-            // Options are checked for every layer; shapes only while they are known.
-            var shaped = Propagate(layer, layers.Count, shapesKnown ? shape : null, previous, diagnostics);
-            previous = layer.Kind;
-            if (shaped is null)
+            // Options are checked for every layer; shapes only where every input's shape is known.
+            var inputs = producers[i];
+            EquatableArray<int>? ShapeOf(int p) => p < 0 ? spec.InputShape : shaped[p]?.OutputShape;
+            bool known = inputs is not null && inputs.All(p => ShapeOf(p) is not null);
+            var result = layer.IsMerge
+                ? Merge(layer, i, known ? inputs!.Select(p => (p < 0 ? "input" : spec.Layers[p].Name, ShapeOf(p)!.Value)).ToList() : null, diagnostics)
+                : Propagate(layer, i, known ? ShapeOf(inputs![0]) : null, known && inputs![0] >= 0 ? spec.Layers[inputs[0]].Kind : null, diagnostics);
+            if (result is null)
             {
                 shapesKnown = false;
                 continue;
             }
 
-            if (ShapedLayer.LongProduct(shaped.OutputShape) > MaxSampleFloats)
+            if (ShapedLayer.LongProduct(result.OutputShape) > MaxSampleFloats)
             {
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutOfRange, layer.Attribute, $"The output of '{layer.Name}' per sample ({FormatShape(shaped.OutputShape)} floats)",
-                    ShapedLayer.LongProduct(shaped.OutputShape), $"[1, {MaxSampleFloats}]"));
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutOfRange, layer.Attribute, $"The output of '{layer.Name}' per sample ({FormatShape(result.OutputShape)} floats)",
+                    ShapedLayer.LongProduct(result.OutputShape), $"[1, {MaxSampleFloats}]"));
                 shapesKnown = false;
                 continue;
             }
 
-            total += shaped.ParameterCount;
-            layers.Add(shaped);
-            shape = shaped.OutputShape;
+            total += result.ParameterCount;
+            shaped[i] = result with { Inputs = inputs!.ToEquatableArray() };
         }
+
+        if (producers.All(p => p is not null))
+        {
+            CheckEveryOutputIsUsed(spec, producers!, diagnostics);
+        }
+
+        var layers = shaped.Where(l => l is not null).Select(l => l!).ToList();
 
         if (total > MaxParameters)
         {
@@ -197,6 +212,223 @@ public static class ShapeInference
         };
         var layers = network.Layers.Select(l => l with { Spec = spec.Layers[l.Index] }).ToEquatableArray();
         return new ShapedNetwork(spec, layers, network.ParameterCount);
+    }
+
+    /// <summary>
+    /// The layers each layer reads (indices; -1 is the network's input), or null for a layer whose inputs are wrong (with
+    /// a diagnostic at its attribute): unknown names, itself, a layer declared after it (which would allow cycles), a
+    /// merge with fewer than two distinct inputs.
+    /// </summary>
+    private static List<int>?[] ResolveInputs(NetworkSpec spec, List<DiagnosticInfo> diagnostics)
+    {
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < spec.Layers.Count; i++)
+        {
+            index[spec.Layers[i].Name] = i;
+        }
+
+        var result = new List<int>?[spec.Layers.Count];
+        for (int i = 0; i < spec.Layers.Count; i++)
+        {
+            var layer = spec.Layers[i];
+            string kind = layer.Kind.ToString();
+            if (layer.MergeSetsInput)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.BadMergeInputs, layer.Attribute, kind, layer.Name,
+                    "takes its inputs from its constructor; remove Input = ..."));
+                continue;
+            }
+
+            if (layer.Inputs.Count == 0)
+            {
+                if (layer.IsMerge)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.BadMergeInputs, layer.Attribute, kind, layer.Name,
+                        "names no inputs; name at least two layers, e.g. [" + kind + "(nameof(A), nameof(B))]"));
+                    continue;
+                }
+
+                result[i] = new List<int> { i - 1 };
+                continue;
+            }
+
+            var inputs = new List<int>();
+            foreach (string name in layer.Inputs)
+            {
+                if (name == LayerSpec.NetworkInputName)
+                {
+                    inputs.Add(-1);
+                }
+                else if (!index.TryGetValue(name, out int p))
+                {
+                    string known = string.Join(", ", spec.Layers.Take(i).Select(l => l.Name));
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnknownInput, layer.Attribute, layer.Name, name, spec.ClassName,
+                        i == 0 ? "; the first layer can only read the network's input (LayerAttribute.NetworkInput)" : $"; the layers before it are {known}, and LayerAttribute.NetworkInput names the network's input"));
+                    inputs = null;
+                    break;
+                }
+                else if (p >= i)
+                {
+                    string why = p == i ? "itself" : CycleThrough(spec, index, p, i) is { } cycle ? $"declared after it (a cycle: {cycle})" : "declared after it";
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InputNotDeclaredBefore, layer.Attribute, layer.Name, name, why));
+                    inputs = null;
+                    break;
+                }
+                else
+                {
+                    inputs.Add(p);
+                }
+            }
+
+            if (inputs is null)
+            {
+                continue;
+            }
+
+            if (layer.IsMerge)
+            {
+                var twice = inputs.GroupBy(p => p).FirstOrDefault(g => g.Count() > 1);
+                if (inputs.Count < 2)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.BadMergeInputs, layer.Attribute, kind, layer.Name,
+                        $"names {inputs.Count} input; a merge needs at least two"));
+                    continue;
+                }
+
+                if (twice is not null)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.BadMergeInputs, layer.Attribute, kind, layer.Name,
+                        $"names '{(twice.Key < 0 ? LayerSpec.NetworkInputName : spec.Layers[twice.Key].Name)}' more than once"));
+                    continue;
+                }
+            }
+
+            result[i] = inputs;
+        }
+
+        return result;
+    }
+
+    /// <summary>"A -> B -> A" when following inputs from layer <paramref name="from"/> reaches layer <paramref name="target"/>, else null.</summary>
+    private static string? CycleThrough(NetworkSpec spec, Dictionary<string, int> index, int from, int target)
+    {
+        var path = new List<int> { target };
+        var seen = new HashSet<int>();
+        bool Walk(int at)
+        {
+            path.Add(at);
+            if (at == target)
+            {
+                return true;
+            }
+
+            if (seen.Add(at))
+            {
+                var names = spec.Layers[at].Inputs.Count > 0 ? spec.Layers[at].Inputs.ToList() : at > 0 ? new List<string> { spec.Layers[at - 1].Name } : new List<string>();
+                foreach (string name in names)
+                {
+                    if (index.TryGetValue(name, out int next) && Walk(next))
+                    {
+                        return true;
+                    }
+                }
+            }
+
+            path.RemoveAt(path.Count - 1);
+            return false;
+        }
+
+        return Walk(from) ? string.Join(" -> ", path.Select(p => spec.Layers[p].Name)) : null;
+    }
+
+    /// <summary>Every layer but the last feeds some later layer: a branch that goes nowhere is a mistake.</summary>
+    private static void CheckEveryOutputIsUsed(NetworkSpec spec, List<int>[] producers, List<DiagnosticInfo> diagnostics)
+    {
+        var used = new bool[spec.Layers.Count];
+        foreach (var inputs in producers)
+        {
+            foreach (int p in inputs.Where(p => p >= 0))
+            {
+                used[p] = true;
+            }
+        }
+
+        string last = spec.Layers[spec.Layers.Count - 1].Name;
+        for (int i = 0; i < spec.Layers.Count - 1; i++)
+        {
+            if (!used[i])
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnusedLayer, spec.Layers[i].Attribute, spec.Layers[i].Name, last));
+            }
+        }
+    }
+
+    /// <summary>An Add or Concat from its inputs' (name, shape), or null (with a diagnostic) when they do not fit together.</summary>
+    private static ShapedLayer? Merge(LayerSpec layer, int index, List<(string Name, EquatableArray<int> Shape)>? inputs, List<DiagnosticInfo> diagnostics)
+    {
+        var activation = (ActivationKind)layer.Activation;
+        string kind = layer.Kind.ToString();
+        if (inputs is null)
+        {
+            return null;
+        }
+
+        var first = inputs[0];
+        if (layer.Kind == LayerKind.Add)
+        {
+            foreach (var other in inputs.Skip(1))
+            {
+                if (!other.Shape.Equals(first.Shape))
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.MergeShapeMismatch, layer.Attribute, kind, layer.Name,
+                        first.Name, FormatShape(first.Shape), other.Name, FormatShape(other.Shape), "; Add needs inputs of the same shape"));
+                    return null;
+                }
+            }
+
+            if (activation == ActivationKind.Softmax && first.Shape.Count != 1)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.MisplacedLayer, layer.Attribute, kind, layer.Name, $"Softmax needs a flat input, but the sum is {FormatShape(first.Shape)}"));
+                return null;
+            }
+
+            return new ShapedLayer(layer, index, first.Shape, first.Shape, 0);
+        }
+
+        if (activation != ActivationKind.Linear)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.MisplacedLayer, layer.Attribute, kind, layer.Name, "a concatenation has no activation; add an Activation layer after it"));
+            return null;
+        }
+
+        long size = 0;
+        foreach (var other in inputs.Skip(1))
+        {
+            bool fits = first.Shape.Count == 3
+                ? other.Shape.Count == 3 && other.Shape[1] == first.Shape[1] && other.Shape[2] == first.Shape[2]
+                : other.Shape.Count == 1 && first.Shape.Count == 1;
+            if (!fits)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.MergeShapeMismatch, layer.Attribute, kind, layer.Name,
+                    first.Name, FormatShape(first.Shape), other.Name, FormatShape(other.Shape),
+                    "; Concat joins images of the same height and width along their channels, or vectors along their features"));
+                return null;
+            }
+        }
+
+        foreach (var input in inputs)
+        {
+            size += input.Shape[0];
+        }
+
+        if (size > MaxSampleFloats)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutOfRange, layer.Attribute, $"The channels of '{layer.Name}'", size, $"[1, {MaxSampleFloats}]"));
+            return null;
+        }
+
+        var output = first.Shape.Count == 3 ? Shape((int)size, first.Shape[1], first.Shape[2]) : Shape((int)size);
+        return new ShapedLayer(layer, index, first.Shape, output, 0);
     }
 
     /// <summary>Layer names must not collide with what the generated class declares or inherits.</summary>
@@ -442,8 +674,8 @@ public static class ShapeInference
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.TooFewClasses, last.Spec.Attribute, last.Name, last.OutputSize, loss));
         }
 
-        if (last.Kind == LayerKind.Activation && network.Layers.Count > 1
-            && network.Layers[network.Layers.Count - 2] is { Kind: LayerKind.Dense or LayerKind.Activation } before
+        if (last.Kind == LayerKind.Activation && last.Producer >= 0
+            && network.Layers[last.Producer] is { Kind: LayerKind.Dense or LayerKind.Activation } before
             && before.Activation != ActivationKind.Linear)
         {
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.MisplacedLayer, last.Spec.Attribute, last.Kind.ToString(), last.Name,

@@ -25,9 +25,63 @@ public sealed class InputAttribute : Attribute
 }
 
 /// <summary>Base of the attributes that declare a layer on a partial property.</summary>
+/// <remarks>
+/// A network is a graph of layers. By default a layer takes the output of the layer declared just before it (the
+/// network's input for the first one), so a plain list of properties is a chain; <see cref="Input"/> names another
+/// layer, and the merge layers (<see cref="AddAttribute"/>, <see cref="ConcatAttribute"/>) name several. Layers are
+/// declared after the layers they read, every layer's output must be used, and the last layer is the network's output.
+/// </remarks>
 [AttributeUsage(AttributeTargets.Property, Inherited = false, AllowMultiple = false)]
 public abstract class LayerAttribute : Attribute
 {
+    /// <summary>The name <see cref="Input"/> gives the network's input (not a layer name: no property can have it).</summary>
+    public const string NetworkInput = "(input)";
+
+    /// <summary>
+    /// The layer whose output this layer takes, by property name (write <c>nameof(Stem)</c>), or <see cref="NetworkInput"/>;
+    /// null (the default): the layer declared just before this one. Merge layers take theirs from their constructor.
+    /// </summary>
+    public string? Input { get; set; }
+}
+
+/// <summary>Base of the layers that combine the outputs of several layers.</summary>
+public abstract class MergeAttribute : LayerAttribute
+{
+    /// <summary>Declares the merge of <paramref name="inputs"/>.</summary>
+    /// <param name="inputs">The layers merged, by property name (<c>nameof(...)</c>; <see cref="LayerAttribute.NetworkInput"/> for the input), at least two.</param>
+    protected MergeAttribute(string[] inputs) => Inputs = inputs;
+
+    /// <summary>The merged layers' names, in order.</summary>
+    public string[] Inputs { get; }
+}
+
+/// <summary>
+/// Element-wise sum of layers of the same shape, then an optional activation (a residual connection:
+/// <c>[Add(nameof(Conv2b), nameof(Shortcut), Activation = Activation.ReLU)]</c>). Put it on a <c>partial MergeLayer</c> property.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false, AllowMultiple = false)]
+public sealed class AddAttribute : MergeAttribute
+{
+    /// <summary>Declares the sum of <paramref name="inputs"/> (at least two layers of the same shape).</summary>
+    public AddAttribute(params string[] inputs) : base(inputs)
+    {
+    }
+
+    /// <summary>The activation applied to the sum (default Linear).</summary>
+    public Activation Activation { get; set; } = Activation.Linear;
+}
+
+/// <summary>
+/// Concatenation of layers along the channels (images of the same height and width, as an Inception module's branches)
+/// or along the features (vectors). Put it on a <c>partial MergeLayer</c> property.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false, AllowMultiple = false)]
+public sealed class ConcatAttribute : MergeAttribute
+{
+    /// <summary>Declares the concatenation of <paramref name="inputs"/>, in order (at least two).</summary>
+    public ConcatAttribute(params string[] inputs) : base(inputs)
+    {
+    }
 }
 
 /// <summary>

@@ -132,6 +132,33 @@ public sealed class FlattenLayer : Layer
     public override string Kind => "Flatten";
 }
 
+/// <summary>A merge of several layers' outputs: an element-wise sum (<c>Add</c>) or a concatenation (<c>Concat</c>). No parameters.</summary>
+public sealed class MergeLayer : Layer
+{
+    private readonly string[] _inputs;
+
+    /// <summary>Creates the view (called by generated code).</summary>
+    public MergeLayer(Network owner, string name, int index, int[] outputShape, bool concatenates, string[] inputs, Activation activation)
+        : base(owner, name, index, outputShape, 0, 0, 0)
+    {
+        Concatenates = concatenates;
+        _inputs = inputs;
+        Activation = activation;
+    }
+
+    /// <inheritdoc/>
+    public override string Kind => Concatenates ? "Concat" : "Add";
+
+    /// <summary>Whether the layer concatenates its inputs (along channels or features) rather than adding them.</summary>
+    public bool Concatenates { get; }
+
+    /// <summary>The merged layers' names, in order.</summary>
+    public IReadOnlyList<string> Inputs => _inputs;
+
+    /// <summary>The activation applied after the sum (Linear for a concatenation).</summary>
+    public Activation Activation { get; }
+}
+
 /// <summary>Inverted dropout (training only).</summary>
 public sealed class DropoutLayer : Layer
 {

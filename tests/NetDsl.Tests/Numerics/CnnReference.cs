@@ -804,79 +804,90 @@ public sealed class CnnReference
         bool image = true; // NetDsl reports images as (C, H, W), vectors as (features)
         foreach (var layer in network.Layers)
         {
-            CnnRefLayer r;
-            switch (layer)
-            {
-                case Conv2DLayer conv:
-                {
-                    var c = new ConvRef(shape, conv.Filters, conv.KernelHeight, conv.KernelWidth, conv.StrideHeight, conv.StrideWidth, conv.Padding, conv.Activation, conv.UseBias);
-                    Assert(conv.InputChannels == shape.C, $"{conv.Name}: {conv.InputChannels} input channels, reference {shape.C}");
-                    Copy(conv.Weights, c.Weights);
-                    if (c.Bias is not null)
-                    {
-                        Copy(conv.Bias, c.Bias);
-                    }
-
-                    r = c;
-                    break;
-                }
-
-                case PoolingLayer pool:
-                    r = new PoolRef(shape, pool.IsMax, pool.PoolHeight, pool.PoolWidth, pool.StrideHeight, pool.StrideWidth, pool.Padding);
-                    break;
-                case FlattenLayer:
-                    r = new FlattenRef(shape);
-                    break;
-                case DenseLayer dense:
-                {
-                    var d = new DenseRef(shape, dense.Units, dense.Activation, dense.UseBias);
-                    Assert(dense.Inputs == shape.Size, $"{dense.Name}: {dense.Inputs} inputs, reference {shape.Size}");
-                    Copy(dense.Weights, d.Weights);
-                    if (d.Bias is not null)
-                    {
-                        Copy(dense.Bias, d.Bias);
-                    }
-
-                    r = d;
-                    break;
-                }
-
-                case BatchNormLayer bn:
-                {
-                    var b = new BatchNormRef(shape, bn.Momentum, bn.Epsilon) { InferenceMode = !bn.Trainable };
-                    Assert(bn.Channels == shape.C, $"{bn.Name}: {bn.Channels} channels, reference {shape.C}");
-                    Copy(bn.Gamma, b.Gamma);
-                    Copy(bn.Beta, b.Beta);
-                    Copy(bn.MovingMean, b.MovingMean);
-                    Copy(bn.MovingVariance, b.MovingVariance);
-                    r = b;
-                    break;
-                }
-
-                case ActivationLayer act:
-                    r = new ActivationRef(shape, act.Activation);
-                    break;
-                case DropoutLayer drop:
-                    r = new DropoutRef(shape, drop.Rate);
-                    break;
-                default:
-                    throw new NotSupportedException(layer.GetType().Name);
-            }
-
-            image = layer switch
-            {
-                Conv2DLayer or PoolingLayer => true,
-                FlattenLayer or DenseLayer => false,
-                _ => image,
-            };
-            int[] expected = r.Out.ToNetDsl(image);
-            Assert(layer.OutputShape.SequenceEqual(expected),
-                $"{layer.Name}: NetDsl output shape ({string.Join(", ", layer.OutputShape.ToArray())}), reference ({string.Join(", ", expected)})");
+            var r = ToReference(layer, shape, ref image);
             layers.Add(r);
             shape = r.Out;
         }
 
         return new CnnReference(input, [.. layers]);
+    }
+
+    /// <summary>
+    /// The reference layer of one generated layer whose input has shape <paramref name="shape"/> (channels first), with
+    /// its (widened) parameters; its output shape is checked against NetDsl's. <paramref name="image"/> says whether
+    /// NetDsl reports the input as an image (C, H, W) or a vector, and is updated for the output.
+    /// </summary>
+    public static CnnRefLayer ToReference(Layer layer, CnnShape shape, ref bool image)
+    {
+        CnnRefLayer r;
+        switch (layer)
+        {
+            case Conv2DLayer conv:
+            {
+                var c = new ConvRef(shape, conv.Filters, conv.KernelHeight, conv.KernelWidth, conv.StrideHeight, conv.StrideWidth, conv.Padding, conv.Activation, conv.UseBias);
+                Assert(conv.InputChannels == shape.C, $"{conv.Name}: {conv.InputChannels} input channels, reference {shape.C}");
+                Copy(conv.Weights, c.Weights);
+                if (c.Bias is not null)
+                {
+                    Copy(conv.Bias, c.Bias);
+                }
+
+                r = c;
+                break;
+            }
+
+            case PoolingLayer pool:
+                r = new PoolRef(shape, pool.IsMax, pool.PoolHeight, pool.PoolWidth, pool.StrideHeight, pool.StrideWidth, pool.Padding);
+                break;
+            case FlattenLayer:
+                r = new FlattenRef(shape);
+                break;
+            case DenseLayer dense:
+            {
+                var d = new DenseRef(shape, dense.Units, dense.Activation, dense.UseBias);
+                Assert(dense.Inputs == shape.Size, $"{dense.Name}: {dense.Inputs} inputs, reference {shape.Size}");
+                Copy(dense.Weights, d.Weights);
+                if (d.Bias is not null)
+                {
+                    Copy(dense.Bias, d.Bias);
+                }
+
+                r = d;
+                break;
+            }
+
+            case BatchNormLayer bn:
+            {
+                var b = new BatchNormRef(shape, bn.Momentum, bn.Epsilon) { InferenceMode = !bn.Trainable };
+                Assert(bn.Channels == shape.C, $"{bn.Name}: {bn.Channels} channels, reference {shape.C}");
+                Copy(bn.Gamma, b.Gamma);
+                Copy(bn.Beta, b.Beta);
+                Copy(bn.MovingMean, b.MovingMean);
+                Copy(bn.MovingVariance, b.MovingVariance);
+                r = b;
+                break;
+            }
+
+            case ActivationLayer act:
+                r = new ActivationRef(shape, act.Activation);
+                break;
+            case DropoutLayer drop:
+                r = new DropoutRef(shape, drop.Rate);
+                break;
+            default:
+                throw new NotSupportedException(layer.GetType().Name);
+        }
+
+        image = layer switch
+        {
+            Conv2DLayer or PoolingLayer => true,
+            FlattenLayer or DenseLayer => false,
+            _ => image,
+        };
+        int[] expected = r.Out.ToNetDsl(image);
+        Assert(layer.OutputShape.SequenceEqual(expected),
+            $"{layer.Name}: NetDsl output shape ({string.Join(", ", layer.OutputShape.ToArray())}), reference ({string.Join(", ", expected)})");
+        return r;
     }
 
     /// <summary>Forward pass: per layer its input, pre-activation and output ([rows x size] each, channels first).</summary>
