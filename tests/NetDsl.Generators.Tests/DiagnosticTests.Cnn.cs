@@ -357,7 +357,7 @@ public partial class DiagnosticTests
 
         namespace Tests;
 
-        [Network]
+        [Network(ExactWindows = true)]
         [Input(1, 28, 28)]
         public partial class HalfPixel
         {
@@ -378,7 +378,7 @@ public partial class DiagnosticTests
 
         namespace Tests;
 
-        [Network]
+        [Network(ExactWindows = true)]
         [Input(3, 24, 25)]
         public partial class OddWidthPool
         {
@@ -397,7 +397,7 @@ public partial class DiagnosticTests
 
         namespace Tests;
 
-        [Network]
+        [Network(ExactWindows = true)]
         [Input(1, 28, 28)]
         public partial class Strided
         {

@@ -182,3 +182,81 @@ public partial class DiagnosticTests
         Assert.Equal(a.GeneratedSources.Select(s => s.Text), b.GeneratedSources.Select(s => s.Text));
     }
 }
+
+/// <summary>The model table's window options: explicit padding, floor semantics, global average pooling.</summary>
+public partial class DiagnosticTests
+{
+    [Fact]
+    public void NDSL0019_PadWithSamePadding() => DiagnosticAssert.Verify("""
+        using NetDsl;
+
+        namespace Tests;
+
+        [Network]
+        [Input(3, 16, 16)]
+        public partial class BothPaddings
+        {
+            [{|NDSL0019:Conv2D(4, 3, Padding = Padding.Same, Pad = 1)|}] public partial Conv2DLayer Conv { get; }
+            [Flatten] public partial FlattenLayer Flat { get; }
+            [Dense(2)] public partial DenseLayer Output { get; }
+        }
+        """, new Expected("NDSL0019", "explicit padding", "'Conv'", "Padding.Same"));
+
+    [Fact]
+    public void NDSL0019_PadLargerThanHalfTheWindow() => DiagnosticAssert.Verify("""
+        using NetDsl;
+
+        namespace Tests;
+
+        [Network]
+        [Input(3, 16, 16)]
+        public partial class WidePad
+        {
+            [{|NDSL0019:MaxPool2D(3, PadWidth = 2)|}] public partial PoolingLayer Pool { get; }
+            [Flatten] public partial FlattenLayer Flat { get; }
+            [Dense(2)] public partial DenseLayer Output { get; }
+        }
+        """, new Expected("NDSL0019", "width padding of MaxPool2D layer 'Pool'", "is 2", "[0, 1]"));
+
+    [Fact]
+    public void NDSL0015_GlobalPoolingOnAVector() => DiagnosticAssert.Verify("""
+        using NetDsl;
+
+        namespace Tests;
+
+        [Network]
+        [Input(16)]
+        public partial class FlatGap
+        {
+            [{|NDSL0015:GlobalAveragePooling2D|}] public partial PoolingLayer Gap { get; }
+            [Dense(2)] public partial DenseLayer Output { get; }
+        }
+        """, new Expected("NDSL0015", "GlobalAveragePooling2D", "'Gap'", "(16)"));
+
+    /// <summary>Windows floor by default (Keras, PyTorch): ResNet's stem, (224 + 2 x 3 - 7) / 2 + 1 = 112.5, gives 112.</summary>
+    [Fact]
+    public void WindowsFloorUnlessExactWindowsIsAsked()
+    {
+        const string source = """
+            using NetDsl;
+            namespace Tests;
+            [Network]
+            [Input(3, 224, 224)]
+            public partial class Stem
+            {
+                [Conv2D(64, 7, Activation.ReLU, Stride = 2, Pad = 3, UseBias = false)] public partial Conv2DLayer Conv1 { get; }
+                [MaxPool2D(3, Stride = 2, Pad = 1)] public partial PoolingLayer Pool { get; }
+                [GlobalAveragePooling2D] public partial PoolingLayer Gap { get; }
+                [Dense(1000, Activation.Softmax)] public partial DenseLayer Output { get; }
+            }
+            """;
+        var run = GeneratorHarness.Run(source);
+        GeneratorHarness.AssertCleanOutput(run);
+        string summary = run.SingleSource.Text;
+        Assert.Contains("(None, 64, 112, 112)", summary);
+        Assert.Contains("(None, 64, 56, 56)", summary);
+        Assert.Contains("(None, 64)", summary);
+        var exact = GeneratorHarness.Run(source.Replace("[Network]", "[Network(ExactWindows = true)]"));
+        Assert.Equal(new[] { "NDSL0017", "NDSL0017" }, exact.GeneratorDiagnostics.Select(d => d.Id));
+    }
+}

@@ -9,7 +9,7 @@ internal static class ParityNetworks
     [
         nameof(CnnTiny), nameof(CnnOdd), nameof(CnnBatchNorm), nameof(CnnDropout), nameof(CnnPoolDropout), nameof(CnnStrided), nameof(CnnWinograd), nameof(CnnFlatInput),
         nameof(LossMse), nameof(LossMae), nameof(LossMape), nameof(LossMsle), nameof(LossHinge), nameof(LossSquaredHinge),
-        nameof(LossCce), nameof(LossCceLogits), nameof(LossBce), nameof(LossBceLogits), nameof(DigitsMlpSmall), nameof(GraphResidual), nameof(GraphDense),
+        nameof(LossCce), nameof(LossCceLogits), nameof(LossBce), nameof(LossBceLogits), nameof(DigitsMlpSmall), nameof(GraphResidual), nameof(GraphDense), nameof(CnnPadded),
     ];
 
     public static Network Create(string name, int batch, int seed) => name switch
@@ -35,6 +35,7 @@ internal static class ParityNetworks
         nameof(DigitsMlpSmall) => new DigitsMlpSmall(batch, seed, 1),
         nameof(GraphResidual) => new GraphResidual(batch, seed, 1),
         nameof(GraphDense) => new GraphDense(batch, seed, 1),
+        nameof(CnnPadded) => new CnnPadded(batch, seed, 1),
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "Unknown parity network."),
     };
 
@@ -61,6 +62,7 @@ internal static class ParityNetworks
         DigitsMlpSmall n => n.ToGpu(device),
         GraphResidual n => n.ToGpu(device),
         GraphDense n => n.ToGpu(device),
+        CnnPadded n => n.ToGpu(device),
         _ => throw new ArgumentOutOfRangeException(nameof(network), network.GetType().Name, "Unknown parity network."),
     };
 

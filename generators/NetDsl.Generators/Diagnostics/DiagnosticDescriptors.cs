@@ -94,7 +94,7 @@ public static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor NonIntegralOutput = new(
         "NDSL0017", "Window does not tile the input",
-        "The {0} layer '{1}' does not tile its input {2}: (size - window) / stride + 1 = ({3} - {4}) / {5} + 1 = {6} is not a whole number; change the stride or the window, or use Padding.Same",
+        "The {0} layer '{1}' does not tile its input {2}: (size - window) / stride + 1 = ({3} - {4}) / {5} + 1 = {6} is not a whole number, and the network asks for exact windows (ExactWindows = true); change the stride, the window or the padding, or use Padding.Same",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
     public static readonly DiagnosticDescriptor MisplacedLayer = new(

@@ -220,8 +220,9 @@ public static class CpuEmitter
         return layer.Kind switch
         {
             LayerKind.Dense => $"{layer.Name}: Dense {shapes}, {layer.Activation}{(layer.Spec.UseBias ? "" : ", no bias")}",
-            LayerKind.Conv2D => $"{layer.Name}: Conv2D {layer.Window!.KH}x{layer.Window.KW}, stride {layer.Window.StrideH}x{layer.Window.StrideW}, {(PaddingKind)layer.Spec.Padding} padding, {shapes}, {layer.Activation}",
-            LayerKind.MaxPool2D or LayerKind.AvgPool2D => $"{layer.Name}: {layer.Kind} {layer.Window!.KH}x{layer.Window.KW}, stride {layer.Window.StrideH}x{layer.Window.StrideW}, {(PaddingKind)layer.Spec.Padding} padding, {shapes}",
+            LayerKind.Conv2D => $"{layer.Name}: Conv2D {layer.Window!.KH}x{layer.Window.KW}, stride {layer.Window.StrideH}x{layer.Window.StrideW}, {PaddingText(layer)}, {shapes}, {layer.Activation}",
+            LayerKind.MaxPool2D or LayerKind.AvgPool2D => $"{layer.Name}: {layer.Kind} {layer.Window!.KH}x{layer.Window.KW}, stride {layer.Window.StrideH}x{layer.Window.StrideW}, {PaddingText(layer)}, {shapes}",
+            LayerKind.GlobalAveragePooling2D => $"{layer.Name}: GlobalAveragePooling2D {shapes}",
             LayerKind.Dropout => $"{layer.Name}: Dropout, rate {layer.Spec.Rate.ToString("R", CultureInfo.InvariantCulture)}, {shapes}",
             LayerKind.Activation => $"{layer.Name}: Activation {layer.Activation}, {shapes}",
             LayerKind.Add => $"{layer.Name}: Add of {InputNames(layer)} -> ({string.Join(", ", layer.OutputShape)}), {layer.Activation}",
@@ -229,6 +230,13 @@ public static class CpuEmitter
             _ => $"{layer.Name}: {layer.Kind} {shapes}",
         };
     }
+
+    private static string PaddingText(ShapedLayer layer) => layer.Spec.PadHeight == 0 && layer.Spec.PadWidth == 0
+        ? $"{(PaddingKind)layer.Spec.Padding} padding"
+        : $"padding {layer.Spec.PadHeight}x{layer.Spec.PadWidth}";
+
+    /// <summary>The optional view arguments of explicit padding (none without it, so chains' code is unchanged).</summary>
+    private static string Pads(ShapedLayer layer) => layer.Spec.PadHeight == 0 && layer.Spec.PadWidth == 0 ? "" : $", padHeight: {layer.Spec.PadHeight}, padWidth: {layer.Spec.PadWidth}";
 
     private static string InputNames(ShapedLayer layer) => string.Join(", ", layer.Spec.Inputs.Select(n => n == LayerSpec.NetworkInputName ? "the input" : n));
 
@@ -249,14 +257,20 @@ public static class CpuEmitter
             {
                 var g = layer.Window!;
                 string bias = layer.Spec.UseBias ? Lowerer.B(layer) : "-1";
-                return $"new global::NetDsl.Conv2DLayer({head}, {g.InC}, {g.OutC}, {g.KH}, {g.KW}, {g.StrideH}, {g.StrideW}, global::NetDsl.Padding.{(PaddingKind)layer.Spec.Padding}, global::NetDsl.Activation.{layer.Activation}, {Bool(layer.Spec.UseBias)}, {Lowerer.W(layer)}, {bias}, {Num(Length((long)g.KH * g.KW * g.InC * g.OutC, g.OutC))})";
+                return $"new global::NetDsl.Conv2DLayer({head}, {g.InC}, {g.OutC}, {g.KH}, {g.KW}, {g.StrideH}, {g.StrideW}, global::NetDsl.Padding.{(PaddingKind)layer.Spec.Padding}, global::NetDsl.Activation.{layer.Activation}, {Bool(layer.Spec.UseBias)}, {Lowerer.W(layer)}, {bias}, {Num(Length((long)g.KH * g.KW * g.InC * g.OutC, g.OutC))}{Pads(layer)})";
             }
 
             case LayerKind.MaxPool2D:
             case LayerKind.AvgPool2D:
             {
                 var g = layer.Window!;
-                return $"new global::NetDsl.PoolingLayer({head}, {Bool(layer.Kind == LayerKind.MaxPool2D)}, {g.KH}, {g.KW}, {g.StrideH}, {g.StrideW}, global::NetDsl.Padding.{(PaddingKind)layer.Spec.Padding})";
+                return $"new global::NetDsl.PoolingLayer({head}, {Bool(layer.Kind == LayerKind.MaxPool2D)}, {g.KH}, {g.KW}, {g.StrideH}, {g.StrideW}, global::NetDsl.Padding.{(PaddingKind)layer.Spec.Padding}{Pads(layer)})";
+            }
+
+            case LayerKind.GlobalAveragePooling2D:
+            {
+                var g = layer.Window!;
+                return $"new global::NetDsl.PoolingLayer({head}, false, {g.KH}, {g.KW}, {g.StrideH}, {g.StrideW}, global::NetDsl.Padding.Valid, isGlobal: true)";
             }
 
             case LayerKind.Dropout:

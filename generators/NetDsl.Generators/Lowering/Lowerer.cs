@@ -214,7 +214,7 @@ public static class Lowerer
             }
 
             var producer = layers[ProducerOf(l)];
-            return producer.Kind is LayerKind.MaxPool2D or LayerKind.AvgPool2D
+            return producer.Kind is LayerKind.MaxPool2D or LayerKind.AvgPool2D or LayerKind.GlobalAveragePooling2D
                 || (producer.Kind == LayerKind.Dense && producer.Activation != ActivationKind.Softmax && producer.Index != logitsLayer);
         }
 
@@ -292,6 +292,7 @@ public static class Lowerer
                     break;
                 case LayerKind.MaxPool2D:
                 case LayerKind.AvgPool2D:
+                case LayerKind.GlobalAveragePooling2D:
                     ops.Add(new KernelOp(OpKind.PoolForward, $"{y} = {(layer.Kind == LayerKind.MaxPool2D ? "max" : "average")} over {layer.Window!.KH}x{layer.Window.KW} windows of {x}",
                         l, Guard.Always, x, null, y, Dim.Batch, 0, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null,
                         Dropout: ForwardMaskOf(l)));
@@ -549,6 +550,7 @@ public static class Lowerer
 
                 case LayerKind.MaxPool2D:
                 case LayerKind.AvgPool2D:
+                case LayerKind.GlobalAveragePooling2D:
                 {
                     if (!hasBelow)
                     {

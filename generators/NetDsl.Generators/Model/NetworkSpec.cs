@@ -13,6 +13,7 @@ public enum LayerKind
     Activation,
     Add,
     Concat,
+    GlobalAveragePooling2D,
 }
 
 /// <summary>Mirrors NetDsl.Padding (same numeric values).</summary>
@@ -67,6 +68,8 @@ public enum LossKind
 /// <c>Input = ...</c>, a merge's names; <see cref="NetworkInputName"/> for the network's input; null entries for names that
 /// were not constant strings.</param>
 /// <param name="MergeSetsInput">A merge layer that also set <c>Input</c> (its inputs come from its constructor).</param>
+/// <param name="PadHeight">Explicit rows of padding above and below (Conv2D, pooling; with Padding.Valid).</param>
+/// <param name="PadWidth">Explicit columns of padding left and right.</param>
 public sealed record LayerSpec(
     string Name,
     LayerKind Kind,
@@ -85,7 +88,9 @@ public sealed record LayerSpec(
     double Momentum = 0.99,
     double Epsilon = 0.001,
     EquatableArray<string> Inputs = default,
-    bool MergeSetsInput = false)
+    bool MergeSetsInput = false,
+    int PadHeight = 0,
+    int PadWidth = 0)
 {
     /// <summary>Mirrors NetDsl.LayerAttribute.NetworkInput.</summary>
     public const string NetworkInputName = "(input)";
@@ -103,7 +108,8 @@ public sealed record NetworkSpec(
     EquatableArray<int> InputShape,
     bool HasInput,
     LocationInfo? InputAttribute,
-    EquatableArray<LayerSpec> Layers);
+    EquatableArray<LayerSpec> Layers,
+    bool ExactWindows = false);
 
 /// <summary>What the syntax stage produced: a spec when the class can be generated, and its diagnostics.</summary>
 public sealed record ParseResult(NetworkSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);

@@ -32,6 +32,7 @@ public static class NetworkParser
         ["NetDsl.ActivationAttribute"] = (LayerKind.Activation, "NetDsl.ActivationLayer"),
         ["NetDsl.AddAttribute"] = (LayerKind.Add, "NetDsl.MergeLayer"),
         ["NetDsl.ConcatAttribute"] = (LayerKind.Concat, "NetDsl.MergeLayer"),
+        ["NetDsl.GlobalAveragePooling2DAttribute"] = (LayerKind.GlobalAveragePooling2D, "NetDsl.PoolingLayer"),
     };
     private const string NetworkBaseName = "NetDsl.Network";
 
@@ -101,11 +102,17 @@ public static class NetworkParser
         var networkAttribute = context.Attributes[0];
         var networkLocation = AttributeLocation(networkAttribute, cancellationToken) ?? classLocation;
         int loss = 0;
+        bool exactWindows = false;
         foreach (var named in networkAttribute.NamedArguments)
         {
             if (named.Key == "Loss" && named.Value.Value is int lossValue)
             {
                 loss = lossValue;
+            }
+
+            if (named.Key == "ExactWindows" && named.Value.Value is bool exact)
+            {
+                exactWindows = exact;
             }
         }
 
@@ -205,7 +212,8 @@ public static class NetworkParser
             inputShape.ToEquatableArray(),
             hasInput,
             inputLocation,
-            layers.ToEquatableArray());
+            layers.ToEquatableArray(),
+            exactWindows);
         return new ParseResult(spec, diagnostics.ToEquatableArray());
     }
 
@@ -267,7 +275,9 @@ public static class NetworkParser
             Momentum: Double("Momentum", 0.99),
             Epsilon: Double("Epsilon", 0.001),
             Inputs: inputs.ToEquatableArray(),
-            MergeSetsInput: merge && hasInput);
+            MergeSetsInput: merge && hasInput,
+            PadHeight: Int("PadHeight", 0) is var ph and not 0 ? ph : Int("Pad", 0),
+            PadWidth: Int("PadWidth", 0) is var pw and not 0 ? pw : Int("Pad", 0));
     }
 
     private static LocationInfo? AttributeLocation(AttributeData attribute, CancellationToken cancellationToken)

@@ -148,7 +148,7 @@ public static class ShapeInference
             bool known = inputs is not null && inputs.All(p => ShapeOf(p) is not null);
             var result = layer.IsMerge
                 ? Merge(layer, i, known ? inputs!.Select(p => (p < 0 ? "input" : spec.Layers[p].Name, ShapeOf(p)!.Value)).ToList() : null, diagnostics)
-                : Propagate(layer, i, known ? ShapeOf(inputs![0]) : null, known && inputs![0] >= 0 ? spec.Layers[inputs[0]].Kind : null, diagnostics);
+                : Propagate(layer, i, known ? ShapeOf(inputs![0]) : null, known && inputs![0] >= 0 ? spec.Layers[inputs[0]].Kind : null, spec.ExactWindows, diagnostics);
             if (result is null)
             {
                 shapesKnown = false;
@@ -450,7 +450,7 @@ public static class ShapeInference
     }
 
     /// <summary>One layer's output shape from its input shape, or null (with diagnostics) when it cannot be computed.</summary>
-    private static ShapedLayer? Propagate(LayerSpec layer, int index, EquatableArray<int>? knownShape, LayerKind? previous, List<DiagnosticInfo> diagnostics)
+    private static ShapedLayer? Propagate(LayerSpec layer, int index, EquatableArray<int>? knownShape, LayerKind? previous, bool exactWindows, List<DiagnosticInfo> diagnostics)
     {
         var shape = knownShape ?? EquatableArray<int>.Empty;
         int before = diagnostics.Count;
@@ -511,6 +511,26 @@ public static class ShapeInference
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnknownEnumValue, layer.Attribute, $"The padding of '{layer.Name}'", layer.Padding, "NetDsl.Padding"));
                 }
 
+                // One diagnostic per mistake: Pad sets both directions, so equal problems on both are reported once.
+                bool square = layer.PadHeight == layer.PadWidth && layer.WindowHeight == layer.WindowWidth;
+                if ((PaddingKind)layer.Padding == PaddingKind.Same && (layer.PadHeight != 0 || layer.PadWidth != 0))
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutOfRange, layer.Attribute, $"The explicit padding of {kind} layer '{layer.Name}' with Padding.Same",
+                        square ? layer.PadHeight.ToString(System.Globalization.CultureInfo.InvariantCulture) : $"{layer.PadHeight} x {layer.PadWidth}",
+                        "[0, 0] with Padding.Same (it computes its own; use Padding.Valid with Pad)"));
+                }
+                else
+                {
+                    foreach (var (pad, size, axis) in square ? new[] { (layer.PadHeight, layer.WindowHeight, "") } : new[] { (layer.PadHeight, layer.WindowHeight, "height "), (layer.PadWidth, layer.WindowWidth, "width ") })
+                    {
+                        if (pad < 0 || (size > 0 && pad > size / 2))
+                        {
+                            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutOfRange, layer.Attribute, $"The {axis}padding of {kind} layer '{layer.Name}'",
+                                pad, $"[0, {Math.Max(size, 0) / 2}] (at most half the {size}-wide window)"));
+                        }
+                    }
+                }
+
                 if (conv && activation == ActivationKind.Softmax)
                 {
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.MisplacedLayer, layer.Attribute, kind, layer.Name, "a Softmax activation needs a flat input; put it on a Dense layer"));
@@ -532,13 +552,14 @@ public static class ShapeInference
                 }
 
                 int c = shape[0], h = shape[1], w = shape[2];
-                var rows = Axis(layer, kind, "height", h, layer.WindowHeight, strideH, shape, diagnostics);
-                var cols = Axis(layer, kind, "width", w, layer.WindowWidth, strideW, shape, diagnostics);
+                var rows = Axis(layer, kind, "height", h, layer.WindowHeight, strideH, layer.PadHeight, exactWindows, shape, diagnostics);
+                var cols = Axis(layer, kind, "width", w, layer.WindowWidth, strideW, layer.PadWidth, exactWindows, shape, diagnostics);
                 if (rows is null || cols is null)
                 {
                     if (diagnostics.Count == before)
                     {
-                        diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WindowLargerThanInput, layer.Attribute, kind, layer.Name, layer.WindowHeight, layer.WindowWidth, h, w));
+                        diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.WindowLargerThanInput, layer.Attribute, kind, layer.Name, layer.WindowHeight, layer.WindowWidth,
+                            h + 2 * layer.PadHeight, w + 2 * layer.PadWidth));
                     }
 
                     return null;
@@ -548,6 +569,24 @@ public static class ShapeInference
                 var geometry = new Geometry(h, w, c, layer.WindowHeight, layer.WindowWidth, strideH, strideW, rows.Value.Pad, cols.Value.Pad, rows.Value.Out, cols.Value.Out, outC);
                 long parameters = conv ? (long)layer.WindowHeight * layer.WindowWidth * c * outC + (layer.UseBias ? outC : 0) : 0;
                 return new ShapedLayer(layer, index, shape, Shape(outC, rows.Value.Out, cols.Value.Out), parameters, geometry);
+            }
+
+            case LayerKind.GlobalAveragePooling2D:
+            {
+                if (knownShape is null)
+                {
+                    return null;
+                }
+
+                if (shape.Count != 3)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NeedsImageInput, layer.Attribute, kind, layer.Name, FormatShape(shape)));
+                    return null;
+                }
+
+                // An average pooling whose window is the whole image; its 1 x 1 x C output is the C-vector in memory.
+                int c = shape[0], h = shape[1], w = shape[2];
+                return new ShapedLayer(layer, index, shape, Shape(c), 0, new Geometry(h, w, c, h, w, h, w, 0, 0, 1, 1, c));
             }
 
             case LayerKind.Flatten:
@@ -621,7 +660,13 @@ public static class ShapeInference
     }
 
     /// <summary>Output size and leading padding along one axis, or null (with a diagnostic) when the window does not fit.</summary>
-    private static (int Out, int Pad)? Axis(LayerSpec layer, string kind, string axis, int size, int window, int stride, EquatableArray<int> shape, List<DiagnosticInfo> diagnostics)
+    /// <summary>
+    /// Output size and leading padding along one axis, or null (with a diagnostic) when the window does not fit. Valid
+    /// padding (with explicit <paramref name="pad"/>s) floors: rows the stride cannot reach are dropped, unless the
+    /// network asks for exact windows.
+    /// </summary>
+    private static (int Out, int Pad)? Axis(LayerSpec layer, string kind, string axis, int size, int window, int stride, int pad, bool exact, EquatableArray<int> shape,
+        List<DiagnosticInfo> diagnostics)
     {
         if ((PaddingKind)layer.Padding == PaddingKind.Same)
         {
@@ -630,19 +675,21 @@ public static class ShapeInference
             return (outSize, total / 2);
         }
 
-        if (window > size)
+        int padded = size + 2 * pad;
+        if (window > padded)
         {
             return null;
         }
 
-        if ((size - window) % stride != 0)
+        if (exact && (padded - window) % stride != 0)
         {
-            string value = ((double)(size - window) / stride + 1).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
-            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NonIntegralOutput, layer.Attribute, kind, layer.Name, $"{FormatShape(shape)} along its {axis}", size, window, stride, value));
+            string value = ((double)(padded - window) / stride + 1).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+            string sizeText = pad == 0 ? size.ToString(System.Globalization.CultureInfo.InvariantCulture) : $"{size} + 2 x {pad}";
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NonIntegralOutput, layer.Attribute, kind, layer.Name, $"{FormatShape(shape)} along its {axis}", sizeText, window, stride, value));
             return null;
         }
 
-        return ((size - window) / stride + 1, 0);
+        return ((padded - window) / stride + 1, pad);
     }
 
     private static EquatableArray<int> Shape(params int[] dims) => new(dims);

@@ -11,6 +11,13 @@ public sealed class NetworkAttribute : Attribute
 {
     /// <summary>The loss minimised by <c>TrainStep</c>.</summary>
     public Loss Loss { get; set; } = Loss.SparseCategoricalCrossEntropy;
+
+    /// <summary>
+    /// Whether every convolution and pooling window must tile its (padded) input exactly (default false: the last rows
+    /// and columns a stride cannot reach are dropped, as in Keras and PyTorch). With true, such a layer is compile error
+    /// NDSL0017, which names the numbers.
+    /// </summary>
+    public bool ExactWindows { get; set; }
 }
 
 /// <summary>The shape of one input sample, channels first (e.g. <c>[Input(784)]</c> or <c>[Input(1, 28, 28)]</c>).</summary>

@@ -3,7 +3,10 @@ namespace NetDsl;
 /// <summary>How a convolution or pooling window treats the borders (Keras semantics).</summary>
 public enum Padding
 {
-    /// <summary>No padding: the window stays inside the input; <c>out = (in - k) / stride + 1</c>, which must be a whole number.</summary>
+    /// <summary>
+    /// No padding beyond the explicit <c>Pad</c> amounts (0 by default): <c>out = floor((in + 2 pad - k) / stride) + 1</c>,
+    /// rows and columns the stride cannot reach dropped (an error instead with <c>[Network(ExactWindows = true)]</c>).
+    /// </summary>
     Valid = 0,
 
     /// <summary>Zero padding so that <c>out = ceil(in / stride)</c>; the extra row/column, if any, goes at the bottom/right.</summary>
@@ -57,6 +60,16 @@ public sealed class Conv2DAttribute : LayerAttribute
     /// <summary>Border handling (default <see cref="Padding.Valid"/>).</summary>
     public Padding Padding { get; set; } = Padding.Valid;
 
+    /// <summary>Zeros added on every side (PyTorch's and ONNX's symmetric <c>padding</c>/<c>pads</c>), with <see cref="Padding.Valid"/>;
+    /// <see cref="PadHeight"/>/<see cref="PadWidth"/> override it per direction.</summary>
+    public int Pad { get; set; }
+
+    /// <summary>Rows of zeros above and below (0: use <see cref="Pad"/>).</summary>
+    public int PadHeight { get; set; }
+
+    /// <summary>Columns of zeros left and right (0: use <see cref="Pad"/>).</summary>
+    public int PadWidth { get; set; }
+
     /// <summary>Whether the layer adds a bias per filter (default true).</summary>
     public bool UseBias { get; set; } = true;
 }
@@ -82,6 +95,25 @@ public abstract class Pool2DAttribute : LayerAttribute
 
     /// <summary>Border handling (default <see cref="Padding.Valid"/>).</summary>
     public Padding Padding { get; set; } = Padding.Valid;
+
+    /// <summary>Padding on every side, with <see cref="Padding.Valid"/> (ResNet's 3x3 max pooling uses 1): padding cells never win a
+    /// maximum and are not counted in an average. <see cref="PadHeight"/>/<see cref="PadWidth"/> override it per direction.</summary>
+    public int Pad { get; set; }
+
+    /// <summary>Rows of padding above and below (0: use <see cref="Pad"/>).</summary>
+    public int PadHeight { get; set; }
+
+    /// <summary>Columns of padding left and right (0: use <see cref="Pad"/>).</summary>
+    public int PadWidth { get; set; }
+}
+
+/// <summary>
+/// The average of each channel over the whole image: (channels, height, width) to a vector of channels (Keras'
+/// GlobalAveragePooling2D, the head of ResNet and GoogLeNet). Put it on a <c>partial PoolingLayer</c> property.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false, AllowMultiple = false)]
+public sealed class GlobalAveragePooling2DAttribute : LayerAttribute
+{
 }
 
 /// <summary>2-D max pooling over each channel. Put it on a <c>partial PoolingLayer</c> property.</summary>

@@ -8,9 +8,12 @@ public sealed class Conv2DLayer : Layer
 
     /// <summary>Creates the view (called by generated code).</summary>
     public Conv2DLayer(Network owner, string name, int index, int[] outputShape, int inputChannels, int filters, int kernelHeight, int kernelWidth,
-        int strideHeight, int strideWidth, Padding padding, Activation activation, bool useBias, long weightOffset, long biasOffset, int parameterLength)
+        int strideHeight, int strideWidth, Padding padding, Activation activation, bool useBias, long weightOffset, long biasOffset, int parameterLength,
+        int padHeight = 0, int padWidth = 0)
         : base(owner, name, index, outputShape, weightOffset, parameterLength, kernelHeight * kernelWidth * inputChannels * filters + (useBias ? filters : 0))
     {
+        PadHeight = padHeight;
+        PadWidth = padWidth;
         InputChannels = inputChannels;
         Filters = filters;
         KernelHeight = kernelHeight;
@@ -48,6 +51,12 @@ public sealed class Conv2DLayer : Layer
     /// <summary>Border handling.</summary>
     public Padding Padding { get; }
 
+    /// <summary>Explicit rows of zeros above and below (with <see cref="Padding.Valid"/>).</summary>
+    public int PadHeight { get; }
+
+    /// <summary>Explicit columns of zeros left and right (with <see cref="Padding.Valid"/>).</summary>
+    public int PadWidth { get; }
+
     /// <summary>The fused activation.</summary>
     public Activation Activation { get; }
 
@@ -82,13 +91,17 @@ public sealed class Conv2DLayer : Layer
         : [Tensor("kernel", _weights, true, KernelHeight, KernelWidth, InputChannels, Filters)];
 }
 
-/// <summary>A 2-D max or average pooling layer (no parameters).</summary>
+/// <summary>A 2-D max or average pooling layer, or a global average pooling (no parameters).</summary>
 public sealed class PoolingLayer : Layer
 {
     /// <summary>Creates the view (called by generated code).</summary>
-    public PoolingLayer(Network owner, string name, int index, int[] outputShape, bool isMax, int poolHeight, int poolWidth, int strideHeight, int strideWidth, Padding padding)
+    public PoolingLayer(Network owner, string name, int index, int[] outputShape, bool isMax, int poolHeight, int poolWidth, int strideHeight, int strideWidth, Padding padding,
+        int padHeight = 0, int padWidth = 0, bool isGlobal = false)
         : base(owner, name, index, outputShape, 0, 0, 0)
     {
+        PadHeight = padHeight;
+        PadWidth = padWidth;
+        IsGlobal = isGlobal;
         IsMax = isMax;
         PoolHeight = poolHeight;
         PoolWidth = poolWidth;
@@ -98,7 +111,16 @@ public sealed class PoolingLayer : Layer
     }
 
     /// <inheritdoc/>
-    public override string Kind => IsMax ? "MaxPool2D" : "AvgPool2D";
+    public override string Kind => IsGlobal ? "GlobalAveragePooling2D" : IsMax ? "MaxPool2D" : "AvgPool2D";
+
+    /// <summary>A global average pooling: the window is the whole image, the output a vector of channels.</summary>
+    public bool IsGlobal { get; }
+
+    /// <summary>Explicit rows of padding above and below (with <see cref="Padding.Valid"/>).</summary>
+    public int PadHeight { get; }
+
+    /// <summary>Explicit columns of padding left and right (with <see cref="Padding.Valid"/>).</summary>
+    public int PadWidth { get; }
 
     /// <summary>Max pooling (otherwise average).</summary>
     public bool IsMax { get; }

@@ -69,7 +69,7 @@ public static class CnnHooks
 /// <summary>Builds the CNN test networks by name, with their input shapes.</summary>
 public static class CnnNetworkFactory
 {
-    public static readonly string[] Names = [nameof(CnnTiny), nameof(CnnOdd), nameof(CnnBatchNorm), nameof(CnnDropoutZero), nameof(CnnStrided), nameof(CnnFlatInput), nameof(CnnWinograd)];
+    public static readonly string[] Names = [nameof(CnnTiny), nameof(CnnOdd), nameof(CnnBatchNorm), nameof(CnnDropoutZero), nameof(CnnStrided), nameof(CnnFlatInput), nameof(CnnWinograd), nameof(CnnPadded)];
 
     public static Network Create(string name, int batchSize, int seed = 0, int threads = 1) => name switch
     {
@@ -82,6 +82,7 @@ public static class CnnNetworkFactory
         nameof(CnnStrided) => new CnnStrided(batchSize, seed, threads),
         nameof(CnnFlatInput) => new CnnFlatInput(batchSize, seed, threads),
         nameof(CnnWinograd) => new CnnWinograd(batchSize, seed, threads),
+        nameof(CnnPadded) => new CnnPadded(batchSize, seed, threads),
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "Unknown CNN test network."),
     };
 
@@ -95,6 +96,7 @@ public static class CnnNetworkFactory
         nameof(CnnStrided) => new(2, 15, 14),
         nameof(CnnFlatInput) => new(3, 4, 5),
         nameof(CnnWinograd) => new(2, 9, 8),
+        nameof(CnnPadded) => new(3, 11, 10),
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "Unknown CNN test network."),
     };
 

@@ -76,6 +76,20 @@ public abstract class CnnRefLayer
     /// </summary>
     public abstract (double[] Dx, double[][] Parameters) Backward(double[] x, double[] dPre, int rows, CnnPass pass, int index);
 
+    /// <summary>
+    /// One window axis with Keras padding, or explicit symmetric padding <paramref name="pad"/> (PyTorch): output size
+    /// (floored) and padding before the first element.
+    /// </summary>
+    public static (int Out, int PadBefore) Axis(int size, int window, int stride, Padding padding, int pad)
+    {
+        if (pad != 0)
+        {
+            return ((size + 2 * pad - window) / stride + 1, pad);
+        }
+
+        return Axis(size, window, stride, padding);
+    }
+
     /// <summary>One window axis with Keras padding: output size and padding before the first element.</summary>
     public static (int Out, int PadBefore) Axis(int size, int window, int stride, Padding padding)
     {
@@ -103,16 +117,16 @@ public abstract class CnnRefLayer
 /// </summary>
 public sealed class ConvRef : CnnRefLayer
 {
-    public ConvRef(CnnShape input, int filters, int kh, int kw, int strideH, int strideW, Padding padding, Activation activation, bool useBias)
-        : base(input, Shape(input, filters, kh, kw, strideH, strideW, padding), activation)
+    public ConvRef(CnnShape input, int filters, int kh, int kw, int strideH, int strideW, Padding padding, Activation activation, bool useBias, int padH = 0, int padW = 0)
+        : base(input, new CnnShape(filters, Axis(input.H, kh, strideH, padding, padH).Out, Axis(input.W, kw, strideW, padding, padW).Out), activation)
     {
         Filters = filters;
         KH = kh;
         KW = kw;
         StrideH = strideH;
         StrideW = strideW;
-        PadTop = Axis(input.H, kh, strideH, padding).PadBefore;
-        PadLeft = Axis(input.W, kw, strideW, padding).PadBefore;
+        PadTop = Axis(input.H, kh, strideH, padding, padH).PadBefore;
+        PadLeft = Axis(input.W, kw, strideW, padding, padW).PadBefore;
         Weights = new double[kh * kw * input.C * filters];
         Bias = useBias ? new double[filters] : null;
     }
@@ -139,9 +153,6 @@ public sealed class ConvRef : CnnRefLayer
     public override IReadOnlyList<double[]> Parameters => Bias is null ? [Weights] : [Weights, Bias];
 
     private int W(int ky, int kx, int c, int f) => ((ky * KW + kx) * In.C + c) * Filters + f;
-
-    private static CnnShape Shape(CnnShape input, int filters, int kh, int kw, int sh, int sw, Padding padding) =>
-        new(filters, Axis(input.H, kh, sh, padding).Out, Axis(input.W, kw, sw, padding).Out);
 
     public override double[] Forward(double[] x, int rows, CnnPass pass, int index)
     {
@@ -246,16 +257,16 @@ public sealed class ConvRef : CnnRefLayer
 /// </summary>
 public sealed class PoolRef : CnnRefLayer
 {
-    public PoolRef(CnnShape input, bool isMax, int ph, int pw, int strideH, int strideW, Padding padding)
-        : base(input, new CnnShape(input.C, Axis(input.H, ph, strideH, padding).Out, Axis(input.W, pw, strideW, padding).Out))
+    public PoolRef(CnnShape input, bool isMax, int ph, int pw, int strideH, int strideW, Padding padding, int padH = 0, int padW = 0)
+        : base(input, new CnnShape(input.C, Axis(input.H, ph, strideH, padding, padH).Out, Axis(input.W, pw, strideW, padding, padW).Out))
     {
         IsMax = isMax;
         PH = ph;
         PW = pw;
         StrideH = strideH;
         StrideW = strideW;
-        PadTop = Axis(input.H, ph, strideH, padding).PadBefore;
-        PadLeft = Axis(input.W, pw, strideW, padding).PadBefore;
+        PadTop = Axis(input.H, ph, strideH, padding, padH).PadBefore;
+        PadLeft = Axis(input.W, pw, strideW, padding, padW).PadBefore;
     }
 
     public bool IsMax { get; }
@@ -824,7 +835,8 @@ public sealed class CnnReference
         {
             case Conv2DLayer conv:
             {
-                var c = new ConvRef(shape, conv.Filters, conv.KernelHeight, conv.KernelWidth, conv.StrideHeight, conv.StrideWidth, conv.Padding, conv.Activation, conv.UseBias);
+                var c = new ConvRef(shape, conv.Filters, conv.KernelHeight, conv.KernelWidth, conv.StrideHeight, conv.StrideWidth, conv.Padding, conv.Activation, conv.UseBias,
+                    conv.PadHeight, conv.PadWidth);
                 Assert(conv.InputChannels == shape.C, $"{conv.Name}: {conv.InputChannels} input channels, reference {shape.C}");
                 Copy(conv.Weights, c.Weights);
                 if (c.Bias is not null)
@@ -836,8 +848,12 @@ public sealed class CnnReference
                 break;
             }
 
+            case PoolingLayer { IsGlobal: true }:
+                // The mean of each channel over the image: an average pooling whose window is the image.
+                r = new PoolRef(shape, false, shape.H, shape.W, shape.H, shape.W, Padding.Valid);
+                break;
             case PoolingLayer pool:
-                r = new PoolRef(shape, pool.IsMax, pool.PoolHeight, pool.PoolWidth, pool.StrideHeight, pool.StrideWidth, pool.Padding);
+                r = new PoolRef(shape, pool.IsMax, pool.PoolHeight, pool.PoolWidth, pool.StrideHeight, pool.StrideWidth, pool.Padding, pool.PadHeight, pool.PadWidth);
                 break;
             case FlattenLayer:
                 r = new FlattenRef(shape);
@@ -880,6 +896,7 @@ public sealed class CnnReference
 
         image = layer switch
         {
+            PoolingLayer { IsGlobal: true } => false,
             Conv2DLayer or PoolingLayer => true,
             FlattenLayer or DenseLayer => false,
             _ => image,
