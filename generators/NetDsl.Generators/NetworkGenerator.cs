@@ -23,6 +23,8 @@ public sealed class NetworkGenerator : IIncrementalGenerator
     public static class TrackingNames
     {
         public const string Parse = nameof(Parse);
+        public const string ParseBlocks = nameof(ParseBlocks);
+        public const string Expand = nameof(Expand);
         public const string Shapes = nameof(Shapes);
         public const string Lowering = nameof(Lowering);
         public const string Emit = nameof(Emit);
@@ -38,9 +40,21 @@ public sealed class NetworkGenerator : IIncrementalGenerator
                 static (ctx, ct) => NetworkParser.Parse(ctx, ct))
             .WithTrackingName(TrackingNames.Parse);
 
+        // Block classes: their own generated half, and their specs for expanding the networks that use them.
+        var blocks = context.SyntaxProvider
+            .ForAttributeWithMetadataName(
+                BlockParser.BlockAttributeName,
+                static (node, _) => node is ClassDeclarationSyntax or RecordDeclarationSyntax,
+                static (ctx, ct) => BlockParser.Parse(ctx, ct))
+            .WithTrackingName(TrackingNames.ParseBlocks);
+        context.RegisterSourceOutput(blocks.Select(static (b, _) => b.Diagnostics), static (spc, diagnostics) => Report(spc, diagnostics));
+        context.RegisterSourceOutput(blocks.Select(static (b, _) => BlockEmitter.Run(b.Spec)), static (spc, result) => AddSource(spc, result));
+        var expanded = parsed.Combine(blocks.Collect())
+            .Select(static (pair, _) => BlockExpansion.Expand(pair.Left, pair.Right)).WithTrackingName(TrackingNames.Expand);
+
         // Diagnostics carry locations and are reported from their own branch; the network model that flows on
         // has none, so an edit that only moves code leaves lowering and emission cached.
-        var shaped = parsed.Select(static (p, _) => ShapeInference.Run(p)).WithTrackingName(TrackingNames.Shapes);
+        var shaped = expanded.Select(static (p, _) => ShapeInference.Run(p)).WithTrackingName(TrackingNames.Shapes);
         context.RegisterSourceOutput(shaped.Select(static (s, _) => s.Diagnostics), static (spc, diagnostics) => Report(spc, diagnostics));
 
         var lowered = shaped.Select(static (s, _) => Lowerer.Run(s.Network)).WithTrackingName(TrackingNames.Lowering);

@@ -8,7 +8,7 @@ namespace NetDsl.Generators.Tests;
 /// The pipeline's caching: an edit that does not change a network must leave its later stages cached, and an
 /// edit that does must flow through to the emitted code.
 /// </summary>
-public class IncrementalityTests
+public partial class IncrementalityTests
 {
     private static readonly string[] LaterSteps = { TrackingNames.Shapes, TrackingNames.Lowering, TrackingNames.Emit };
 

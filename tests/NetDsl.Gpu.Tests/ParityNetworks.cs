@@ -9,7 +9,7 @@ internal static class ParityNetworks
     [
         nameof(CnnTiny), nameof(CnnOdd), nameof(CnnBatchNorm), nameof(CnnDropout), nameof(CnnPoolDropout), nameof(CnnStrided), nameof(CnnWinograd), nameof(CnnFlatInput),
         nameof(LossMse), nameof(LossMae), nameof(LossMape), nameof(LossMsle), nameof(LossHinge), nameof(LossSquaredHinge),
-        nameof(LossCce), nameof(LossCceLogits), nameof(LossBce), nameof(LossBceLogits), nameof(DigitsMlpSmall), nameof(GraphResidual), nameof(GraphDense), nameof(CnnPadded),
+        nameof(LossCce), nameof(LossCceLogits), nameof(LossBce), nameof(LossBceLogits), nameof(DigitsMlpSmall), nameof(GraphResidual), nameof(GraphDense), nameof(CnnPadded), nameof(TinyResNet),
     ];
 
     public static Network Create(string name, int batch, int seed) => name switch
@@ -36,6 +36,7 @@ internal static class ParityNetworks
         nameof(GraphResidual) => new GraphResidual(batch, seed, 1),
         nameof(GraphDense) => new GraphDense(batch, seed, 1),
         nameof(CnnPadded) => new CnnPadded(batch, seed, 1),
+        nameof(TinyResNet) => new TinyResNet(batch, seed, 1),
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "Unknown parity network."),
     };
 
@@ -63,6 +64,7 @@ internal static class ParityNetworks
         GraphResidual n => n.ToGpu(device),
         GraphDense n => n.ToGpu(device),
         CnnPadded n => n.ToGpu(device),
+        TinyResNet n => n.ToGpu(device),
         _ => throw new ArgumentOutOfRangeException(nameof(network), network.GetType().Name, "Unknown parity network."),
     };
 

@@ -142,6 +142,11 @@ public static class DiagnosticDescriptors
         "{0} '{1}' {2}",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor BadBlockUse = new(
+        "NDSL0027", "Block use does not fit its block",
+        "The block use '{0}' cannot be expanded: {1}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     public static readonly DiagnosticDescriptor InternalError = new(
         "NDSL9999", "NetDsl generator internal error",
         "NetDsl could not generate '{0}' because of an internal error ({1}); please report it",
@@ -154,6 +159,6 @@ public static class DiagnosticDescriptors
         LayerTypeMismatch, LayerNotPartial, UnsupportedClassShape, DenseNeedsFlatInput, TooFewClasses,
         UnknownEnumValue, NetworkTooLarge, ReservedLayerName, NeedsImageInput, WindowLargerThanInput, NonIntegralOutput,
         MisplacedLayer, OutOfRange, LossNeedsClassScores, NoTrainableLayer, UnknownInput, InputNotDeclaredBefore, UnusedLayer,
-        MergeShapeMismatch, BadMergeInputs, InternalError,
+        MergeShapeMismatch, BadMergeInputs, BadBlockUse, InternalError,
     }.ToDictionary(d => d.Id);
 }

@@ -155,6 +155,11 @@ public static class CpuEmitter
             w.Line($"private readonly global::{layer.Spec.PropertyType} {Field(layer)};");
         }
 
+        foreach (var use in spec.BlockUses)
+        {
+            w.Line($"private readonly global::NetDsl.BlockList<global::{use.BlockType}> {BlockField(use)};");
+        }
+
         foreach (var layer in network.Layers.Skip(1))
         {
             w.Line($"private bool {InputGradientFlag(layer)}; // some layer below {layer.Name} trains, so the gradient flows through it");
@@ -184,6 +189,13 @@ public static class CpuEmitter
                 w.Line($"{Field(layer)} = {NewLayer(layer)};");
             }
 
+            foreach (var use in spec.BlockUses)
+            {
+                var copies = Enumerable.Range(0, use.Count).Select(i =>
+                    $"new global::{use.BlockType}(new global::NetDsl.Layer[] {{ {string.Join(", ", use.LayerNames.Select(n => Naming.Field($"{use.Name}[{i}].{n}")))} }})");
+                w.Line($"{BlockField(use)} = new global::NetDsl.BlockList<global::{use.BlockType}>(new[] {{ {string.Join(", ", copies)} }});");
+            }
+
             w.Line($"base.SetLayers({string.Join(", ", network.Layers.Select(Field))});");
             w.Line("var random = new global::NetDsl.DeterministicRandom(unchecked((ulong)seed));");
             foreach (var layer in network.Layers)
@@ -206,13 +218,22 @@ public static class CpuEmitter
         }
 
         w.Line();
-        foreach (var layer in network.Layers)
+        foreach (var layer in network.Layers.Where(l => l.Spec.Owner is null))
         {
             w.Line($"/// <summary>{EscapeXml(Describe(layer))}.</summary>");
             w.Line($"{layer.Spec.Accessibility} partial global::{layer.Spec.PropertyType} {Naming.Identifier(layer.Name)} {{ get => {Field(layer)}; }}");
             w.Line();
         }
+
+        foreach (var use in spec.BlockUses)
+        {
+            w.Line($"/// <summary>{use.Name}: {use.Count} x {use.BlockType.Split('.').Last()} ({string.Join(", ", use.LayerNames)} each).</summary>");
+            w.Line($"{use.Accessibility} partial global::{use.PropertyType} {Naming.Identifier(use.Name)} {{ get => {BlockField(use)}; }}");
+            w.Line();
+        }
     }
+
+    private static string BlockField(BlockUseSpec use) => "_" + use.Name + "Blocks";
 
     private static string Describe(ShapedLayer layer)
     {

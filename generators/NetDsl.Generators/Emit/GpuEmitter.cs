@@ -824,7 +824,7 @@ public static partial class GpuEmitter
         return (Math.Max(1, Math.Min(256, Math.Max((1 << 18) / width, (512 + tiles - 1) / tiles))), width);
     }
 
-    private static string Partials(ShapedLayer layer) => layer.Name + "_dWPartials";
+    private static string Partials(ShapedLayer layer) => Naming.Id(layer.Name) + "_dWPartials";
 
     /// <summary>A kernel with one thread per element <c>i</c> of an op's rows x M elements.</summary>
     private static GpuKernel ElementKernel(KernelOp op, Phase phase, string name, params string[] statements) =>

@@ -9,28 +9,29 @@ namespace NetDsl.Generators.Emit;
 /// <summary>The Keras-like architecture table, built at compile time.</summary>
 public static class SummaryBuilder
 {
-    private const int NameWidth = 34;
+    private const int MinNameWidth = 34;
     private const int ShapeWidth = 22;
     private const int ParamWidth = 12;
-    private static readonly int Width = NameWidth + ShapeWidth + ParamWidth + 1;
 
     public static string Build(ShapedNetwork network)
     {
+        var labels = network.Layers.Select(Label).ToList();
+        // Block layers are named by path (Stage3[4].Conv2 (Conv2D)): the name column widens to fit them.
+        int nameWidth = System.Math.Max(MinNameWidth, labels.Count == 0 ? 0 : labels.Max(l => l.Length) + 2);
+        int width = nameWidth + ShapeWidth + ParamWidth + 1;
         var b = new StringBuilder();
         b.Append("Model: \"").Append(network.Spec.ClassName).Append("\"\n");
-        b.Append('_', Width).Append('\n');
-        Row(b, "Layer (type)", "Output Shape", "Param #");
-        b.Append('=', Width).Append('\n');
-        Row(b, "input (Input)", Shape(network.Spec.InputShape), "0");
-        foreach (var layer in network.Layers)
+        b.Append('_', width).Append('\n');
+        Row(b, nameWidth, "Layer (type)", "Output Shape", "Param #");
+        b.Append('=', width).Append('\n');
+        Row(b, nameWidth, "input (Input)", Shape(network.Spec.InputShape), "0");
+        for (int i = 0; i < network.Layers.Count; i++)
         {
-            string type = layer.Spec.Kind is LayerKind.Dense or LayerKind.Conv2D or LayerKind.Activation
-                ? layer.Activation == ActivationKind.Linear && layer.Spec.Kind != LayerKind.Activation ? layer.Spec.Kind.ToString() : layer.Spec.Kind + ", " + layer.Activation
-                : layer.Spec.Kind.ToString();
-            Row(b, $"{layer.Name} ({type})", Shape(layer.OutputShape), Count(layer.ParameterCount));
+            var layer = network.Layers[i];
+            Row(b, nameWidth, labels[i], Shape(layer.OutputShape), Count(layer.ParameterCount));
         }
 
-        b.Append('=', Width).Append('\n');
+        b.Append('=', width).Append('\n');
         double kilobytes = network.ParameterCount * 4 / 1024.0;
         b.Append("Total params: ").Append(Count(network.ParameterCount)).Append(" (")
             .Append(kilobytes.ToString("N2", CultureInfo.InvariantCulture)).Append(" KB)\n");
@@ -38,14 +39,34 @@ public static class SummaryBuilder
         long nonTrainable = network.Layers.Where(l => l.Spec.Kind == LayerKind.BatchNorm).Sum(l => l.ParameterCount / 2);
         b.Append("Trainable params: ").Append(Count(network.ParameterCount - nonTrainable)).Append('\n');
         b.Append("Non-trainable params: ").Append(Count(nonTrainable)).Append('\n');
+        b.Append("Forward multiply-adds per sample: ").Append(Count(MultiplyAdds(network))).Append('\n');
         b.Append("Loss: ").Append(network.Loss).Append('\n');
-        b.Append('_', Width);
+        b.Append('_', width);
         return b.ToString();
     }
 
-    private static void Row(StringBuilder b, string name, string shape, string parameters)
+    /// <summary>
+    /// The multiply-adds of one sample's forward pass in the dense and convolution layers (the count papers and
+    /// torchvision report; pooling, normalisation and activations add a few percent of additions).
+    /// </summary>
+    public static long MultiplyAdds(ShapedNetwork network) => network.Layers.Sum(layer => layer.Kind switch
     {
-        b.Append(' ').Append(name.PadRight(NameWidth - 1)).Append(shape.PadRight(ShapeWidth)).Append(parameters.PadLeft(ParamWidth)).Append('\n');
+        LayerKind.Dense => (long)layer.InputSize * layer.OutputSize,
+        LayerKind.Conv2D => (long)layer.Window!.OutH * layer.Window.OutW * layer.Window.OutC * layer.Window.KH * layer.Window.KW * layer.Window.InC,
+        _ => 0L,
+    });
+
+    private static string Label(ShapedLayer layer)
+    {
+        string type = layer.Spec.Kind is LayerKind.Dense or LayerKind.Conv2D or LayerKind.Activation
+            ? layer.Activation == ActivationKind.Linear && layer.Spec.Kind != LayerKind.Activation ? layer.Spec.Kind.ToString() : layer.Spec.Kind + ", " + layer.Activation
+            : layer.Spec.Kind.ToString();
+        return $"{layer.Name} ({type})";
+    }
+
+    private static void Row(StringBuilder b, int nameWidth, string name, string shape, string parameters)
+    {
+        b.Append(' ').Append(name.PadRight(nameWidth - 1)).Append(shape.PadRight(ShapeWidth)).Append(parameters.PadLeft(ParamWidth)).Append('\n');
     }
 
     private static string Shape(EquatableArray<int> shape) => "(None, " + string.Join(", ", shape.Select(d => d.ToString(CultureInfo.InvariantCulture))) + ")";

@@ -27,35 +27,41 @@ public static class Naming
         "Job_Loss", "Job_Predict_Softmax", "Job_Predict_Linear", "Job_Predict_ReLU", "Job_Predict_Sigmoid", "Job_Predict_Tanh",
     };
 
+    /// <summary>
+    /// The identifier part of a layer's name: a layer of a block use is named by its path, <c>Stage[2].Conv1</c>, which
+    /// the generated members spell <c>Stage_2_Conv1</c>; a top-level layer's name is already an identifier.
+    /// </summary>
+    public static string Id(string layer) => layer.IndexOf('[') < 0 && layer.IndexOf('.') < 0 ? layer : layer.Replace("[", "_").Replace("]", "").Replace(".", "_");
+
     /// <summary>The C# spelling of an identifier (reserved keywords get '@').</summary>
     public static string Identifier(string name)
         => SyntaxFacts.IsReservedKeyword(SyntaxFacts.GetKeywordKind(name)) ? "@" + name : name;
 
-    public static string W(string layer) => layer + "_W";
-    public static string Gamma(string layer) => layer + "_gamma";
-    public static string Beta(string layer) => layer + "_beta";
-    public static string MovingMean(string layer) => layer + "_movingMean";
-    public static string MovingVariance(string layer) => layer + "_movingVariance";
-    public static string DGamma(string layer) => layer + "_dgamma";
-    public static string DBeta(string layer) => layer + "_dbeta";
-    public static string SavedMean(string layer) => layer + "_SavedMean";
-    public static string SavedInvStd(string layer) => layer + "_SavedInvStd";
-    public static string Prepared(string layer) => layer + "_Prepared";
-    public static string Shape(string layer) => layer + "_Shape";
-    public static string DerivativeJob(string layer) => "Derivative_" + layer;
-    public static string B(string layer) => layer + "_b";
-    public static string DW(string layer) => layer + "_dW";
-    public static string DB(string layer) => layer + "_db";
-    public static string WT(string layer) => layer + "_WT";
-    public static string Out(string layer) => layer + "_Out";
-    public static string Field(string layer) => "_" + layer + "Layer";
-    public static string InputGradientFlag(string layer) => "_inputGradient_" + layer;
-    public static string ForwardJob(string layer) => "Forward_" + layer;
-    public static string BackwardJob(string layer) => "Backward_" + layer;
-    public static string AccumulateJob(string layer) => "Accumulate_" + layer;
-    public static string ForwardShape(string layer) => layer + "_Forward";
-    public static string WeightGradientShape(string layer) => layer + "_WeightGradient";
-    public static string InputGradientShape(string layer) => layer + "_InputGradient";
+    public static string W(string layer) => Id(layer) + "_W";
+    public static string Gamma(string layer) => Id(layer) + "_gamma";
+    public static string Beta(string layer) => Id(layer) + "_beta";
+    public static string MovingMean(string layer) => Id(layer) + "_movingMean";
+    public static string MovingVariance(string layer) => Id(layer) + "_movingVariance";
+    public static string DGamma(string layer) => Id(layer) + "_dgamma";
+    public static string DBeta(string layer) => Id(layer) + "_dbeta";
+    public static string SavedMean(string layer) => Id(layer) + "_SavedMean";
+    public static string SavedInvStd(string layer) => Id(layer) + "_SavedInvStd";
+    public static string Prepared(string layer) => Id(layer) + "_Prepared";
+    public static string Shape(string layer) => Id(layer) + "_Shape";
+    public static string DerivativeJob(string layer) => "Derivative_" + Id(layer);
+    public static string B(string layer) => Id(layer) + "_b";
+    public static string DW(string layer) => Id(layer) + "_dW";
+    public static string DB(string layer) => Id(layer) + "_db";
+    public static string WT(string layer) => Id(layer) + "_WT";
+    public static string Out(string layer) => Id(layer) + "_Out";
+    public static string Field(string layer) => "_" + Id(layer) + "Layer";
+    public static string InputGradientFlag(string layer) => "_inputGradient_" + Id(layer);
+    public static string ForwardJob(string layer) => "Forward_" + Id(layer);
+    public static string BackwardJob(string layer) => "Backward_" + Id(layer);
+    public static string AccumulateJob(string layer) => "Accumulate_" + Id(layer);
+    public static string ForwardShape(string layer) => Id(layer) + "_Forward";
+    public static string WeightGradientShape(string layer) => Id(layer) + "_WeightGradient";
+    public static string InputGradientShape(string layer) => Id(layer) + "_InputGradient";
 
     /// <summary>Every member name the generated class declares for one layer (besides the layer property itself).</summary>
     public static IEnumerable<string> LayerMembers(string layer) => new[]

@@ -14,6 +14,8 @@ public enum LayerKind
     Add,
     Concat,
     GlobalAveragePooling2D,
+    /// <summary>A use of a block class (expanded into the block's layers before shape inference).</summary>
+    Blocks,
 }
 
 /// <summary>Mirrors NetDsl.Padding (same numeric values).</summary>
@@ -70,6 +72,9 @@ public enum LossKind
 /// <param name="MergeSetsInput">A merge layer that also set <c>Input</c> (its inputs come from its constructor).</param>
 /// <param name="PadHeight">Explicit rows of padding above and below (Conv2D, pooling; with Padding.Valid).</param>
 /// <param name="PadWidth">Explicit columns of padding left and right.</param>
+/// <param name="BlockType">A <c>Blocks</c> use: the block class, fully qualified.</param>
+/// <param name="Arguments">A <c>Blocks</c> use: the values of the block's parameters.</param>
+/// <param name="Owner">A layer of a block use: the use's property name (the layer has no property of its own).</param>
 public sealed record LayerSpec(
     string Name,
     LayerKind Kind,
@@ -90,7 +95,10 @@ public sealed record LayerSpec(
     EquatableArray<string> Inputs = default,
     bool MergeSetsInput = false,
     int PadHeight = 0,
-    int PadWidth = 0)
+    int PadWidth = 0,
+    string? BlockType = null,
+    EquatableArray<int> Arguments = default,
+    string? Owner = null)
 {
     /// <summary>Mirrors NetDsl.LayerAttribute.NetworkInput.</summary>
     public const string NetworkInputName = "(input)";
@@ -109,7 +117,30 @@ public sealed record NetworkSpec(
     bool HasInput,
     LocationInfo? InputAttribute,
     EquatableArray<LayerSpec> Layers,
-    bool ExactWindows = false);
+    bool ExactWindows = false,
+    EquatableArray<BlockUseSpec> BlockUses = default);
+
+/// <summary>
+/// One <c>[Blocks(...)]</c> property after expansion: its name, declared type and accessibility, the block class, and
+/// the names (relative to one block) of the block's layers, which are <c>Name[i].Layer</c> in the network.
+/// </summary>
+public sealed record BlockUseSpec(string Name, string PropertyType, string Accessibility, string BlockType, int Count, EquatableArray<string> LayerNames);
+
+/// <summary>
+/// A <c>[Block]</c> class as written: its parameters (the names of its placeholder constants, by position) and its layers
+/// with placeholder values unreplaced.
+/// </summary>
+public sealed record BlockSpec(
+    string? Namespace,
+    string ClassName,
+    string FullName,
+    string Accessibility,
+    EquatableArray<string> Parameters,
+    EquatableArray<LayerSpec> Layers,
+    LocationInfo? Attribute);
+
+/// <summary>What the syntax stage produced for a block class: its spec when it can be used, and its diagnostics.</summary>
+public sealed record BlockParseResult(BlockSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);
 
 /// <summary>What the syntax stage produced: a spec when the class can be generated, and its diagnostics.</summary>
 public sealed record ParseResult(NetworkSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);

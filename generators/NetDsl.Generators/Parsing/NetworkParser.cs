@@ -33,6 +33,7 @@ public static class NetworkParser
         ["NetDsl.AddAttribute"] = (LayerKind.Add, "NetDsl.MergeLayer"),
         ["NetDsl.ConcatAttribute"] = (LayerKind.Concat, "NetDsl.MergeLayer"),
         ["NetDsl.GlobalAveragePooling2DAttribute"] = (LayerKind.GlobalAveragePooling2D, "NetDsl.PoolingLayer"),
+        ["NetDsl.BlocksAttribute"] = (LayerKind.Blocks, "NetDsl.BlockList"),
     };
     private const string NetworkBaseName = "NetDsl.Network";
 
@@ -143,6 +144,30 @@ public static class NetworkParser
         }
 
         // Layers, in declaration order.
+        var layers = ReadLayers(type, diagnostics, ref canGenerate, cancellationToken);
+
+        if (!canGenerate)
+        {
+            return new ParseResult(null, diagnostics.ToEquatableArray());
+        }
+
+        var spec = new NetworkSpec(
+            type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString(),
+            type.Name,
+            AccessibilityKeywords(type.DeclaredAccessibility),
+            loss,
+            networkLocation,
+            inputShape.ToEquatableArray(),
+            hasInput,
+            inputLocation,
+            layers.ToEquatableArray(),
+            exactWindows);
+        return new ParseResult(spec, diagnostics.ToEquatableArray());
+    }
+
+    /// <summary>The layers of a network or block class: its partial properties with a layer attribute, in declaration order.</summary>
+    internal static List<LayerSpec> ReadLayers(INamedTypeSymbol type, List<DiagnosticInfo> diagnostics, ref bool canGenerate, CancellationToken cancellationToken)
+    {
         var layers = new List<LayerSpec>();
         var properties = type.GetMembers().OfType<IPropertySymbol>()
             .Where(p => p.Locations.Length > 0 && p.Locations[0].IsInSource)
@@ -182,14 +207,22 @@ public static class NetworkParser
             }
 
             string propertyType = property.Type.ToDisplayString();
-            if (propertyType != known.Type)
+            string expectedType = known.Type;
+            if (known.Kind == LayerKind.Blocks)
+            {
+                // A block use's property is a BlockList of the block class it names.
+                var blockType = attribute.ConstructorArguments.Length > 0 ? attribute.ConstructorArguments[0].Value as INamedTypeSymbol : null;
+                expectedType = $"NetDsl.BlockList<{blockType?.ToDisplayString() ?? "?"}>";
+            }
+
+            if (propertyType != expectedType)
             {
                 var typeSyntax = (property.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(cancellationToken) as PropertyDeclarationSyntax)?.Type;
                 string shortAttribute = attribute.AttributeClass!.Name.EndsWith("Attribute", System.StringComparison.Ordinal)
                     ? attribute.AttributeClass.Name.Substring(0, attribute.AttributeClass.Name.Length - "Attribute".Length)
                     : attribute.AttributeClass.Name;
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LayerTypeMismatch,
-                    LocationInfo.From(typeSyntax) ?? propertyLocation, property.Name, shortAttribute, known.Type.Substring("NetDsl.".Length),
+                    LocationInfo.From(typeSyntax) ?? propertyLocation, property.Name, shortAttribute, expectedType.Substring("NetDsl.".Length),
                     property.Type.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat)));
                 canGenerate = false;
                 continue;
@@ -198,23 +231,7 @@ public static class NetworkParser
             layers.Add(ReadLayer(property.Name, known.Kind, attribute, propertyType, AccessibilityKeywords(property.DeclaredAccessibility), attributeLocation));
         }
 
-        if (!canGenerate)
-        {
-            return new ParseResult(null, diagnostics.ToEquatableArray());
-        }
-
-        var spec = new NetworkSpec(
-            type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString(),
-            type.Name,
-            AccessibilityKeywords(type.DeclaredAccessibility),
-            loss,
-            networkLocation,
-            inputShape.ToEquatableArray(),
-            hasInput,
-            inputLocation,
-            layers.ToEquatableArray(),
-            exactWindows);
-        return new ParseResult(spec, diagnostics.ToEquatableArray());
+        return layers;
     }
 
     /// <summary>Reads a layer attribute's arguments by constructor parameter name and named property.</summary>
@@ -237,6 +254,17 @@ public static class NetworkParser
         bool Bool(string key, bool fallback) => values.TryGetValue(key, out var v) && v is bool b ? b : fallback;
 
         int window = Int("kernelSize", Int("poolSize", 0));
+        string? blockType = null;
+        var arguments = new List<int>();
+        if (kind == LayerKind.Blocks)
+        {
+            blockType = (attribute.ConstructorArguments.Length > 0 ? attribute.ConstructorArguments[0].Value as INamedTypeSymbol : null)?.ToDisplayString();
+            if (attribute.ConstructorArguments.Length > 2 && attribute.ConstructorArguments[2].Kind == TypedConstantKind.Array)
+            {
+                arguments.AddRange(attribute.ConstructorArguments[2].Values.Select(v => v.Value is int i ? i : 0));
+            }
+        }
+
         // Inputs: a merge's constructor array, or the Input property (a string; null entries for anything else).
         var inputs = new List<string>();
         bool hasInput = attribute.NamedArguments.Any(a => a.Key == "Input" && a.Value.Value is not null);
@@ -260,7 +288,7 @@ public static class NetworkParser
         return new LayerSpec(
             name,
             kind,
-            Units: Int("units", Int("filters", 0)),
+            Units: Int("units", Int("filters", Int("count", 0))),
             Activation: Int("activation", Int("Activation", 0)),
             UseBias: Bool("UseBias", true),
             PropertyType: propertyType,
@@ -277,7 +305,9 @@ public static class NetworkParser
             Inputs: inputs.ToEquatableArray(),
             MergeSetsInput: merge && hasInput,
             PadHeight: Int("PadHeight", 0) is var ph and not 0 ? ph : Int("Pad", 0),
-            PadWidth: Int("PadWidth", 0) is var pw and not 0 ? pw : Int("Pad", 0));
+            PadWidth: Int("PadWidth", 0) is var pw and not 0 ? pw : Int("Pad", 0),
+            BlockType: blockType,
+            Arguments: arguments.ToEquatableArray());
     }
 
     private static LocationInfo? AttributeLocation(AttributeData attribute, CancellationToken cancellationToken)
@@ -296,7 +326,7 @@ public static class NetworkParser
         return false;
     }
 
-    private static string AccessibilityKeywords(Accessibility accessibility) => accessibility switch
+    internal static string AccessibilityKeywords(Accessibility accessibility) => accessibility switch
     {
         Accessibility.Public => "public",
         Accessibility.Internal => "internal",

@@ -10,7 +10,10 @@ namespace NetDsl.Tests.Numerics;
 /// </summary>
 public class GraphTests(ITestOutputHelper output)
 {
-    public static TheoryData<string, int> Cases() => new() { { "GraphResidual", 1 }, { "GraphResidual", 2 }, { "GraphDense", 1 }, { "GraphDense", 2 } };
+    public static TheoryData<string, int> Cases() => new()
+    {
+        { "GraphResidual", 1 }, { "GraphResidual", 2 }, { "GraphDense", 1 }, { "GraphDense", 2 }, { "TinyResNet", 1 }, { "TinyResNet", 2 },
+    };
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -71,6 +74,7 @@ public class GraphTests(ITestOutputHelper output)
     [Theory]
     [InlineData("GraphResidual")]
     [InlineData("GraphDense")]
+    [InlineData("TinyResNet")]
     public void Training_lowers_the_loss(string name)
     {
         using var network = Create(name, 8, 1);
@@ -87,10 +91,40 @@ public class GraphTests(ITestOutputHelper output)
         Assert.True(last < first * 0.7, $"{name}: loss {first} -> {last}");
     }
 
+    /// <summary>A block's layers are views named by their path; weight files name tensors by it and round-trip.</summary>
+    [Fact]
+    public void Block_layers_are_views_named_by_path()
+    {
+        using var network = new TinyResNet(2, seed: 1);
+        Assert.Equal(2, network.Stage1.Count);
+        Assert.Equal("Stage1[1].Conv2", network.Stage1[1].Conv2.Name);
+        Assert.Same(network.Layers.Single(l => l.Name == "Stage2[0].Project"), network.Stage2[0].Project);
+        Assert.Equal(8, network.Stage2[0].Layers.Count);
+        Assert.Contains(network.Layers.SelectMany(l => l.Tensors), t => t.FullName == "Stage2[0].Project.kernel");
+
+        network.Stage1.Trainable = false;
+        Assert.All(network.Stage1.SelectMany(b => b.Layers), l => Assert.False(l.Trainable));
+
+        string path = Path.Combine(Path.GetTempPath(), $"netdsl-blocks-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            network.SaveWeights(path);
+            using var other = new TinyResNet(2, seed: 2);
+            Assert.NotEqual(network.Stage2[0].Conv2.Weights.ToArray(), other.Stage2[0].Conv2.Weights.ToArray());
+            other.LoadWeights(path);
+            Assert.Equal(network.Stage2[0].Conv2.Weights.ToArray(), other.Stage2[0].Conv2.Weights.ToArray());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     public static Network Create(string name, int batch, int threads) => name switch
     {
         "GraphResidual" => new GraphResidual(batch, seed: 5, threads: threads),
         "GraphDense" => new GraphDense(batch, seed: 5, threads: threads),
+        "TinyResNet" => new TinyResNet(batch, seed: 5, threads: threads),
         _ => throw new ArgumentException(name),
     };
 
@@ -125,6 +159,35 @@ public class GraphTests(ITestOutputHelper output)
                 int sum = g.Add(n.Sum, Activation.Linear, a, b);
                 g.Concat(n.Joined, sum, a);
                 g.Layer(n.Squash);
+                g.Layer(n.Output);
+                return g;
+            }
+
+            case TinyResNet n:
+            {
+                // Written from the paper's wiring, through the block views (model.Stage1[i].Conv1, ...).
+                var g = new GraphReference(new CnnShape(2, 6 + 2, 8));
+                int x = g.Layer(n.Stem, -1);
+                foreach (var block in n.Stage1)
+                {
+                    g.Layer(block.Conv1, x);
+                    g.Layer(block.Norm1);
+                    g.Layer(block.Relu);
+                    g.Layer(block.Conv2);
+                    int norm2 = g.Layer(block.Norm2);
+                    x = g.Add(block.Sum, Activation.ReLU, norm2, x);
+                }
+
+                var down = n.Stage2[0];
+                g.Layer(down.Conv1, x);
+                g.Layer(down.Norm1);
+                g.Layer(down.Relu);
+                g.Layer(down.Conv2);
+                int main = g.Layer(down.Norm2);
+                g.Layer(down.Project, x);
+                int shortcut = g.Layer(down.ProjectNorm);
+                x = g.Add(down.Sum, Activation.ReLU, main, shortcut);
+                g.Layer(n.Gap, x);
                 g.Layer(n.Output);
                 return g;
             }
