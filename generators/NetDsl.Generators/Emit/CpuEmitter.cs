@@ -285,7 +285,7 @@ public static class CpuEmitter
             case LayerKind.AvgPool2D:
             {
                 var g = layer.Window!;
-                return $"new global::NetDsl.PoolingLayer({head}, {Bool(layer.Kind == LayerKind.MaxPool2D)}, {g.KH}, {g.KW}, {g.StrideH}, {g.StrideW}, global::NetDsl.Padding.{(PaddingKind)layer.Spec.Padding}{Pads(layer)})";
+                return $"new global::NetDsl.PoolingLayer({head}, {Bool(layer.Kind == LayerKind.MaxPool2D)}, {g.KH}, {g.KW}, {g.StrideH}, {g.StrideW}, global::NetDsl.Padding.{(PaddingKind)layer.Spec.Padding}{Pads(layer)}{(layer.Spec.CeilMode ? ", ceilMode: true" : "")})";
             }
 
             case LayerKind.GlobalAveragePooling2D:

@@ -72,6 +72,7 @@ public enum LossKind
 /// <param name="MergeSetsInput">A merge layer that also set <c>Input</c> (its inputs come from its constructor).</param>
 /// <param name="PadHeight">Explicit rows of padding above and below (Conv2D, pooling; with Padding.Valid).</param>
 /// <param name="PadWidth">Explicit columns of padding left and right.</param>
+/// <param name="CeilMode">Pooling: round the output size up (PyTorch's ceil_mode).</param>
 /// <param name="BlockType">A <c>Blocks</c> use: the block class, fully qualified.</param>
 /// <param name="Arguments">A <c>Blocks</c> use: the values of the block's parameters.</param>
 /// <param name="Owner">A layer of a block use: the use's property name (the layer has no property of its own).</param>
@@ -96,6 +97,7 @@ public sealed record LayerSpec(
     bool MergeSetsInput = false,
     int PadHeight = 0,
     int PadWidth = 0,
+    bool CeilMode = false,
     string? BlockType = null,
     EquatableArray<int> Arguments = default,
     string? Owner = null)

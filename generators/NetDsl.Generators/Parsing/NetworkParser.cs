@@ -306,6 +306,7 @@ public static class NetworkParser
             MergeSetsInput: merge && hasInput,
             PadHeight: Int("PadHeight", 0) is var ph and not 0 ? ph : Int("Pad", 0),
             PadWidth: Int("PadWidth", 0) is var pw and not 0 ? pw : Int("Pad", 0),
+            CeilMode: Bool("CeilMode", false),
             BlockType: blockType,
             Arguments: arguments.ToEquatableArray());
     }

@@ -681,7 +681,7 @@ public static class ShapeInference
             return null;
         }
 
-        if (exact && (padded - window) % stride != 0)
+        if (exact && !layer.CeilMode && (padded - window) % stride != 0)
         {
             string value = ((double)(padded - window) / stride + 1).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
             string sizeText = pad == 0 ? size.ToString(System.Globalization.CultureInfo.InvariantCulture) : $"{size} + 2 x {pad}";
@@ -689,7 +689,13 @@ public static class ShapeInference
             return null;
         }
 
-        return ((padded - window) / stride + 1, pad);
+        int windows = (padded - window) / stride + 1;
+        if (layer.CeilMode && (padded - window) % stride != 0 && windows * stride < size + pad)
+        {
+            windows++; // PyTorch's ceil_mode: one more window, if it starts inside the input (or its left padding)
+        }
+
+        return (windows, pad);
     }
 
     private static EquatableArray<int> Shape(params int[] dims) => new(dims);

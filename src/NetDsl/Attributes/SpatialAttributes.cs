@@ -105,6 +105,12 @@ public abstract class Pool2DAttribute : LayerAttribute
 
     /// <summary>Columns of padding left and right (0: use <see cref="Pad"/>).</summary>
     public int PadWidth { get; set; }
+
+    /// <summary>
+    /// Round the output size up instead of down (PyTorch's <c>ceil_mode</c>, which GoogLeNet's pools use): a last,
+    /// partial window is kept when it starts inside the input; its missing cells count as padding.
+    /// </summary>
+    public bool CeilMode { get; set; }
 }
 
 /// <summary>

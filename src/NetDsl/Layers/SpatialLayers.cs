@@ -96,9 +96,10 @@ public sealed class PoolingLayer : Layer
 {
     /// <summary>Creates the view (called by generated code).</summary>
     public PoolingLayer(Network owner, string name, int index, int[] outputShape, bool isMax, int poolHeight, int poolWidth, int strideHeight, int strideWidth, Padding padding,
-        int padHeight = 0, int padWidth = 0, bool isGlobal = false)
+        int padHeight = 0, int padWidth = 0, bool isGlobal = false, bool ceilMode = false)
         : base(owner, name, index, outputShape, 0, 0, 0)
     {
+        CeilMode = ceilMode;
         PadHeight = padHeight;
         PadWidth = padWidth;
         IsGlobal = isGlobal;
@@ -112,6 +113,9 @@ public sealed class PoolingLayer : Layer
 
     /// <inheritdoc/>
     public override string Kind => IsGlobal ? "GlobalAveragePooling2D" : IsMax ? "MaxPool2D" : "AvgPool2D";
+
+    /// <summary>Whether the output size rounds up (PyTorch's ceil_mode).</summary>
+    public bool CeilMode { get; }
 
     /// <summary>A global average pooling: the window is the whole image, the output a vector of channels.</summary>
     public bool IsGlobal { get; }

@@ -80,8 +80,15 @@ public abstract class CnnRefLayer
     /// One window axis with Keras padding, or explicit symmetric padding <paramref name="pad"/> (PyTorch): output size
     /// (floored) and padding before the first element.
     /// </summary>
-    public static (int Out, int PadBefore) Axis(int size, int window, int stride, Padding padding, int pad)
+    public static (int Out, int PadBefore) Axis(int size, int window, int stride, Padding padding, int pad, bool ceil = false)
     {
+        if (ceil)
+        {
+            // PyTorch: ceil((size + 2 pad - window) / stride) + 1, less one if that last window would start past the input.
+            int outSize = (size + 2 * pad - window + stride - 1) / stride + 1;
+            return ((outSize - 1) * stride >= size + pad ? outSize - 1 : outSize, pad);
+        }
+
         if (pad != 0)
         {
             return ((size + 2 * pad - window) / stride + 1, pad);
@@ -257,8 +264,8 @@ public sealed class ConvRef : CnnRefLayer
 /// </summary>
 public sealed class PoolRef : CnnRefLayer
 {
-    public PoolRef(CnnShape input, bool isMax, int ph, int pw, int strideH, int strideW, Padding padding, int padH = 0, int padW = 0)
-        : base(input, new CnnShape(input.C, Axis(input.H, ph, strideH, padding, padH).Out, Axis(input.W, pw, strideW, padding, padW).Out))
+    public PoolRef(CnnShape input, bool isMax, int ph, int pw, int strideH, int strideW, Padding padding, int padH = 0, int padW = 0, bool ceil = false)
+        : base(input, new CnnShape(input.C, Axis(input.H, ph, strideH, padding, padH, ceil).Out, Axis(input.W, pw, strideW, padding, padW, ceil).Out))
     {
         IsMax = isMax;
         PH = ph;
@@ -853,7 +860,7 @@ public sealed class CnnReference
                 r = new PoolRef(shape, false, shape.H, shape.W, shape.H, shape.W, Padding.Valid);
                 break;
             case PoolingLayer pool:
-                r = new PoolRef(shape, pool.IsMax, pool.PoolHeight, pool.PoolWidth, pool.StrideHeight, pool.StrideWidth, pool.Padding, pool.PadHeight, pool.PadWidth);
+                r = new PoolRef(shape, pool.IsMax, pool.PoolHeight, pool.PoolWidth, pool.StrideHeight, pool.StrideWidth, pool.Padding, pool.PadHeight, pool.PadWidth, pool.CeilMode);
                 break;
             case FlattenLayer:
                 r = new FlattenRef(shape);

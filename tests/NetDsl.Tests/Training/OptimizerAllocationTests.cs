@@ -10,7 +10,7 @@ namespace NetDsl.Tests.Training;
 /// The clipping path of a training step (the parallel gradient-norm reduction, the per-tensor or global scales, the
 /// scheduled, weight-decayed update of every optimizer) allocates nothing on the managed heap once warm, measured as
 /// <see cref="AllocationTests"/> does: the calling thread and every worker thread exactly 0 bytes, and at least one of up
-/// to 8 windows of about 30 ms (at most 200 steps) with 0 bytes process-wide (a non-zero window is tolerated only while thread-pool work
+/// to 24 windows of about 30 ms (at most 200 steps) with 0 bytes process-wide (a non-zero window is tolerated only while thread-pool work
 /// items of the test host completed in it; see <see cref="AllocationTests"/>). Runs in the same non-parallel collection.
 /// </summary>
 [Collection(AllocationCollection.Name)]
