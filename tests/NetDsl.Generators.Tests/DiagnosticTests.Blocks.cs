@@ -104,6 +104,32 @@ public partial class DiagnosticTests
         }
         """, new Expected("NDSL0016", "'Stage[0].Conv'"));
 
+    /// <summary>One mistake inside a block used in many copies is one error for the use (the first copy's), not one per copy.</summary>
+    [Fact]
+    public void NDSL0019_InsideABlockIsReportedOncePerUse() => DiagnosticAssert.Verify("""
+        using NetDsl;
+
+        namespace Tests;
+
+        [Block]
+        public partial class Leaky : Block
+        {
+            public const int Filters = BlockParameter.P0;
+            [Conv2D(Filters, 3, Padding = Padding.Same)] public partial Conv2DLayer Conv { get; }
+            [Dropout(1.5)] public partial DropoutLayer Drop { get; }
+        }
+
+        [Network]
+        [Input(3, 8, 8)]
+        public partial class Net
+        {
+            [{|NDSL0019:Blocks(typeof(Leaky), 10, 4)|}] public partial BlockList<Leaky> Stage { get; }
+            [{|NDSL0019:Blocks(typeof(Leaky), 3, 4)|}] public partial BlockList<Leaky> Other { get; }
+            [Flatten] public partial FlattenLayer Flat { get; }
+            [Dense(2)] public partial DenseLayer Output { get; }
+        }
+        """, new Expected("NDSL0019", "'Stage[0].Drop'", "1.5"), new Expected("NDSL0019", "'Other[0].Drop'", "1.5"));
+
     /// <summary>Blocks in a row: each reads the one before; views and weight names follow the paths.</summary>
     [Fact]
     public void BlocksExpandInARowWithPathNames()

@@ -73,7 +73,7 @@ public static class ShapeInference
         try
         {
             var network = Infer(spec, diagnostics);
-            return new ShapeResult(network, diagnostics.ToEquatableArray());
+            return new ShapeResult(network, OnePerUse(diagnostics).ToEquatableArray());
         }
         catch (Exception e)
         {
@@ -212,6 +212,48 @@ public static class ShapeInference
         };
         var layers = network.Layers.Select(l => l with { Spec = spec.Layers[l.Index] }).ToEquatableArray();
         return new ShapedNetwork(spec, layers, network.ParameterCount);
+    }
+
+    /// <summary>
+    /// One mistake inside a block used many times is one error per use: the copies of a use share its location, and their
+    /// messages differ only in the copy's index (<c>Stage[3].Conv</c>), so only the first copy's diagnostic is kept.
+    /// </summary>
+    private static IEnumerable<DiagnosticInfo> OnePerUse(List<DiagnosticInfo> diagnostics)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var diagnostic in diagnostics)
+        {
+            string key = diagnostic.Id + "|" + diagnostic.Location + "|" + string.Join("|", diagnostic.Arguments.Select(CopyIndexFree));
+            if (seen.Add(key))
+            {
+                yield return diagnostic;
+            }
+        }
+    }
+
+    private static string CopyIndexFree(string text)
+    {
+        var b = new System.Text.StringBuilder(text.Length);
+        for (int i = 0; i < text.Length; i++)
+        {
+            b.Append(text[i]);
+            if (text[i] == '[')
+            {
+                int j = i + 1;
+                while (j < text.Length && char.IsDigit(text[j]))
+                {
+                    j++;
+                }
+
+                if (j > i + 1 && j < text.Length && text[j] == ']')
+                {
+                    b.Append('#');
+                    i = j - 1;
+                }
+            }
+        }
+
+        return b.ToString();
     }
 
     /// <summary>
