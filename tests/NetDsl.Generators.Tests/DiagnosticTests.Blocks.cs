@@ -152,3 +152,38 @@ public partial class DiagnosticTests
         Assert.Contains(run.GeneratedSources, s => s.HintName == "Tests.Pair.Block.g.cs");
     }
 }
+
+/// <summary>ZeroPadding2D's diagnostics.</summary>
+public partial class DiagnosticTests
+{
+    [Fact]
+    public void NDSL0003_NegativeZeroPadding() => DiagnosticAssert.Verify("""
+        using NetDsl;
+
+        namespace Tests;
+
+        [Network]
+        [Input(3, 8, 8)]
+        public partial class Shrink
+        {
+            [{|NDSL0003:ZeroPadding2D(1, -1, 0, 0)|}] public partial ZeroPaddingLayer Pad { get; }
+            [Flatten] public partial FlattenLayer Flat { get; }
+            [Dense(2)] public partial DenseLayer Output { get; }
+        }
+        """, new Expected("NDSL0003", "ZeroPadding2D layer 'Pad'", "-1"));
+
+    [Fact]
+    public void NDSL0015_ZeroPaddingOnAVector() => DiagnosticAssert.Verify("""
+        using NetDsl;
+
+        namespace Tests;
+
+        [Network]
+        [Input(8)]
+        public partial class FlatPad
+        {
+            [{|NDSL0015:ZeroPadding2D(1)|}] public partial ZeroPaddingLayer Pad { get; }
+            [Dense(2)] public partial DenseLayer Output { get; }
+        }
+        """, new Expected("NDSL0015", "ZeroPadding2D", "'Pad'", "(8)"));
+}

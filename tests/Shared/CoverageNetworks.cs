@@ -261,7 +261,8 @@ public partial class LossBceLogits { [Dense(5, Activation.Tanh)] public partial 
 
 /// <summary>
 /// ResNet's stem shapes on odd sizes: a 7x7 stride-2 convolution with explicit padding 3, a 3x3 stride-2 max pooling with
-/// padding 1 (both floor: the last column the stride cannot reach is dropped), a strided 1x1 convolution, an average
+/// padding 1 (both floor: the last column the stride cannot reach is dropped), a strided 1x1 convolution, an asymmetric
+/// zero padding, an average
 /// pooling with padding, a Same convolution, a ceil-mode max pooling (a last, partial window), and a global average
 /// pooling before the head.
 /// </summary>
@@ -272,9 +273,10 @@ public partial class CnnPadded
     [Conv2D(4, 7, Activation.ReLU, Stride = 2, Pad = 3)] public partial Conv2DLayer Stem { get; }          // (4, 6, 5): W (10 + 6 - 7) / 2 + 1 = 5.5 floors
     [MaxPool2D(3, Stride = 2, Pad = 1)] public partial PoolingLayer StemPool { get; }                      // (4, 3, 3)
     [Conv2D(6, 1, Stride = 2)] public partial Conv2DLayer Reduce { get; }                                  // (6, 2, 2)
-    [AvgPool2D(2, Stride = 1, Pad = 1)] public partial PoolingLayer Smooth { get; }                        // (6, 3, 3)
-    [Conv2D(5, 3, Activation.Tanh, Padding = Padding.Same)] public partial Conv2DLayer Conv { get; }       // (5, 3, 3)
-    [MaxPool2D(2, CeilMode = true)] public partial PoolingLayer CeilPool { get; }                          // (5, 2, 2): ceil(1 / 2) + 1
+    [ZeroPadding2D(1, 0, 2, 1)] public partial ZeroPaddingLayer Border { get; }                           // (6, 3, 5)
+    [AvgPool2D(2, Stride = 1, Pad = 1)] public partial PoolingLayer Smooth { get; }                        // (6, 4, 6)
+    [Conv2D(5, 3, Activation.Tanh, Padding = Padding.Same)] public partial Conv2DLayer Conv { get; }       // (5, 4, 6)
+    [MaxPool2D(3, Stride = 2, CeilMode = true)] public partial PoolingLayer CeilPool { get; }              // (5, 2, 3): ceil(1.5), ceil(2.5)
     [GlobalAveragePooling2D] public partial PoolingLayer Gap { get; }                                      // (5)
     [Dense(3, Activation.Softmax)] public partial DenseLayer Output { get; }
 }

@@ -244,6 +244,7 @@ public static class CpuEmitter
             LayerKind.Conv2D => $"{layer.Name}: Conv2D {layer.Window!.KH}x{layer.Window.KW}, stride {layer.Window.StrideH}x{layer.Window.StrideW}, {PaddingText(layer)}, {shapes}, {layer.Activation}",
             LayerKind.MaxPool2D or LayerKind.AvgPool2D => $"{layer.Name}: {layer.Kind} {layer.Window!.KH}x{layer.Window.KW}, stride {layer.Window.StrideH}x{layer.Window.StrideW}, {PaddingText(layer)}, {shapes}",
             LayerKind.GlobalAveragePooling2D => $"{layer.Name}: GlobalAveragePooling2D {shapes}",
+            LayerKind.ZeroPadding2D => $"{layer.Name}: ZeroPadding2D top {layer.Spec.PadHeight} bottom {layer.Spec.PadBottom} left {layer.Spec.PadWidth} right {layer.Spec.PadRight}, {shapes}",
             LayerKind.Dropout => $"{layer.Name}: Dropout, rate {layer.Spec.Rate.ToString("R", CultureInfo.InvariantCulture)}, {shapes}",
             LayerKind.Activation => $"{layer.Name}: Activation {layer.Activation}, {shapes}",
             LayerKind.Add => $"{layer.Name}: Add of {InputNames(layer)} -> ({string.Join(", ", layer.OutputShape)}), {layer.Activation}",
@@ -288,6 +289,8 @@ public static class CpuEmitter
                 return $"new global::NetDsl.PoolingLayer({head}, {Bool(layer.Kind == LayerKind.MaxPool2D)}, {g.KH}, {g.KW}, {g.StrideH}, {g.StrideW}, global::NetDsl.Padding.{(PaddingKind)layer.Spec.Padding}{Pads(layer)}{(layer.Spec.CeilMode ? ", ceilMode: true" : "")})";
             }
 
+            case LayerKind.ZeroPadding2D:
+                return $"new global::NetDsl.ZeroPaddingLayer({head}, {layer.Spec.PadHeight}, {layer.Spec.PadBottom}, {layer.Spec.PadWidth}, {layer.Spec.PadRight})";
             case LayerKind.GlobalAveragePooling2D:
             {
                 var g = layer.Window!;

@@ -293,6 +293,7 @@ public static class Lowerer
                 case LayerKind.MaxPool2D:
                 case LayerKind.AvgPool2D:
                 case LayerKind.GlobalAveragePooling2D:
+                case LayerKind.ZeroPadding2D:
                     ops.Add(new KernelOp(OpKind.PoolForward, $"{y} = {(layer.Kind == LayerKind.MaxPool2D ? "max" : "average")} over {layer.Window!.KH}x{layer.Window.KW} windows of {x}",
                         l, Guard.Always, x, null, y, Dim.Batch, 0, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null,
                         Dropout: ForwardMaskOf(l)));
@@ -551,6 +552,7 @@ public static class Lowerer
                 case LayerKind.MaxPool2D:
                 case LayerKind.AvgPool2D:
                 case LayerKind.GlobalAveragePooling2D:
+                case LayerKind.ZeroPadding2D:
                 {
                     if (!hasBelow)
                     {

@@ -14,6 +14,7 @@ public enum LayerKind
     Add,
     Concat,
     GlobalAveragePooling2D,
+    ZeroPadding2D,
     /// <summary>A use of a block class (expanded into the block's layers before shape inference).</summary>
     Blocks,
 }
@@ -73,6 +74,8 @@ public enum LossKind
 /// <param name="PadHeight">Explicit rows of padding above and below (Conv2D, pooling; with Padding.Valid).</param>
 /// <param name="PadWidth">Explicit columns of padding left and right.</param>
 /// <param name="CeilMode">Pooling: round the output size up (PyTorch's ceil_mode).</param>
+/// <param name="PadBottom">ZeroPadding2D: rows below (PadHeight: rows above).</param>
+/// <param name="PadRight">ZeroPadding2D: columns on the right (PadWidth: columns on the left).</param>
 /// <param name="BlockType">A <c>Blocks</c> use: the block class, fully qualified.</param>
 /// <param name="Arguments">A <c>Blocks</c> use: the values of the block's parameters.</param>
 /// <param name="Owner">A layer of a block use: the use's property name (the layer has no property of its own).</param>
@@ -98,6 +101,8 @@ public sealed record LayerSpec(
     int PadHeight = 0,
     int PadWidth = 0,
     bool CeilMode = false,
+    int PadBottom = 0,
+    int PadRight = 0,
     string? BlockType = null,
     EquatableArray<int> Arguments = default,
     string? Owner = null)

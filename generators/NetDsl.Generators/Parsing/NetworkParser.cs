@@ -34,6 +34,7 @@ public static class NetworkParser
         ["NetDsl.ConcatAttribute"] = (LayerKind.Concat, "NetDsl.MergeLayer"),
         ["NetDsl.GlobalAveragePooling2DAttribute"] = (LayerKind.GlobalAveragePooling2D, "NetDsl.PoolingLayer"),
         ["NetDsl.BlocksAttribute"] = (LayerKind.Blocks, "NetDsl.BlockList"),
+        ["NetDsl.ZeroPadding2DAttribute"] = (LayerKind.ZeroPadding2D, "NetDsl.ZeroPaddingLayer"),
     };
     private const string NetworkBaseName = "NetDsl.Network";
 
@@ -254,6 +255,10 @@ public static class NetworkParser
         bool Bool(string key, bool fallback) => values.TryGetValue(key, out var v) && v is bool b ? b : fallback;
 
         int window = Int("kernelSize", Int("poolSize", 0));
+        // ZeroPadding2D(p), (height, width) or (top, bottom, left, right): side i of (top, bottom, left, right).
+        int ZeroPad(string side, int i) => values.ContainsKey(side) ? Int(side, 0)
+            : values.ContainsKey("height") ? Int(i < 2 ? "height" : "width", 0)
+            : Int("padding", 0);
         string? blockType = null;
         var arguments = new List<int>();
         if (kind == LayerKind.Blocks)
@@ -304,9 +309,11 @@ public static class NetworkParser
             Epsilon: Double("Epsilon", 0.001),
             Inputs: inputs.ToEquatableArray(),
             MergeSetsInput: merge && hasInput,
-            PadHeight: Int("PadHeight", 0) is var ph and not 0 ? ph : Int("Pad", 0),
-            PadWidth: Int("PadWidth", 0) is var pw and not 0 ? pw : Int("Pad", 0),
+            PadHeight: kind == LayerKind.ZeroPadding2D ? ZeroPad("top", 0) : Int("PadHeight", 0) is var ph and not 0 ? ph : Int("Pad", 0),
+            PadWidth: kind == LayerKind.ZeroPadding2D ? ZeroPad("left", 2) : Int("PadWidth", 0) is var pw and not 0 ? pw : Int("Pad", 0),
             CeilMode: Bool("CeilMode", false),
+            PadBottom: kind == LayerKind.ZeroPadding2D ? ZeroPad("bottom", 1) : 0,
+            PadRight: kind == LayerKind.ZeroPadding2D ? ZeroPad("right", 3) : 0,
             BlockType: blockType,
             Arguments: arguments.ToEquatableArray());
     }

@@ -613,6 +613,33 @@ public static class ShapeInference
                 return new ShapedLayer(layer, index, shape, Shape(outC, rows.Value.Out, cols.Value.Out), parameters, geometry);
             }
 
+            case LayerKind.ZeroPadding2D:
+            {
+                int[] sides = { layer.PadHeight, layer.PadBottom, layer.PadWidth, layer.PadRight };
+                if (sides.Any(p => p < 0))
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NonPositiveSize, layer.Attribute, $"A padding of ZeroPadding2D layer '{layer.Name}'", sides.First(p => p < 0)));
+                    return null;
+                }
+
+                if (knownShape is null)
+                {
+                    return null;
+                }
+
+                if (shape.Count != 3)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NeedsImageInput, layer.Attribute, kind, layer.Name, FormatShape(shape)));
+                    return null;
+                }
+
+                // A 1x1 average pooling at stride 1 whose padding is the zeros: every output cell copies its input cell or,
+                // in the padding, is 0; the gradient flows back to the input cells only.
+                int c = shape[0], h = shape[1], w = shape[2];
+                int outH = h + layer.PadHeight + layer.PadBottom, outW = w + layer.PadWidth + layer.PadRight;
+                return new ShapedLayer(layer, index, shape, Shape(c, outH, outW), 0, new Geometry(h, w, c, 1, 1, 1, 1, layer.PadHeight, layer.PadWidth, outH, outW, c));
+            }
+
             case LayerKind.GlobalAveragePooling2D:
             {
                 if (knownShape is null)

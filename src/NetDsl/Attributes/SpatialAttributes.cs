@@ -114,6 +114,45 @@ public abstract class Pool2DAttribute : LayerAttribute
 }
 
 /// <summary>
+/// Zeros around an image (Keras' ZeroPadding2D, ONNX's Pad): (C, H, W) to (C, top + H + bottom, left + W + right). Put it
+/// on a <c>partial ZeroPaddingLayer</c> property.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false, AllowMultiple = false)]
+public sealed class ZeroPadding2DAttribute : LayerAttribute
+{
+    /// <summary>The same padding on every side.</summary>
+    public ZeroPadding2DAttribute(int padding) : this(padding, padding, padding, padding)
+    {
+    }
+
+    /// <summary><paramref name="height"/> rows above and below, <paramref name="width"/> columns left and right.</summary>
+    public ZeroPadding2DAttribute(int height, int width) : this(height, height, width, width)
+    {
+    }
+
+    /// <summary>Each side's padding.</summary>
+    public ZeroPadding2DAttribute(int top, int bottom, int left, int right)
+    {
+        Top = top;
+        Bottom = bottom;
+        Left = left;
+        Right = right;
+    }
+
+    /// <summary>Rows above.</summary>
+    public int Top { get; }
+
+    /// <summary>Rows below.</summary>
+    public int Bottom { get; }
+
+    /// <summary>Columns on the left.</summary>
+    public int Left { get; }
+
+    /// <summary>Columns on the right.</summary>
+    public int Right { get; }
+}
+
+/// <summary>
 /// The average of each channel over the whole image: (channels, height, width) to a vector of channels (Keras'
 /// GlobalAveragePooling2D, the head of ResNet and GoogLeNet). Put it on a <c>partial PoolingLayer</c> property.
 /// </summary>

@@ -277,7 +277,7 @@ internal static unsafe class PoolKernel<TS, TV, TShape>
                 }
                 else
                 {
-                    float inv = 1f / (rows * cols);
+                    float inv = rows * cols == 0 ? 0f : 1f / (rows * cols); // a window wholly in the padding (ZeroPadding2D's border) is 0
                     TV vinv = TS.Broadcast(inv);
                     for (; c + vl <= ch; c += vl)
                     {

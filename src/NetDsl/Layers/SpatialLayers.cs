@@ -145,6 +145,35 @@ public sealed class PoolingLayer : Layer
     public Padding Padding { get; }
 }
 
+/// <summary>Zeros around an image (no parameters).</summary>
+public sealed class ZeroPaddingLayer : Layer
+{
+    /// <summary>Creates the view (called by generated code).</summary>
+    public ZeroPaddingLayer(Network owner, string name, int index, int[] outputShape, int top, int bottom, int left, int right)
+        : base(owner, name, index, outputShape, 0, 0, 0)
+    {
+        Top = top;
+        Bottom = bottom;
+        Left = left;
+        Right = right;
+    }
+
+    /// <inheritdoc/>
+    public override string Kind => "ZeroPadding2D";
+
+    /// <summary>Rows above.</summary>
+    public int Top { get; }
+
+    /// <summary>Rows below.</summary>
+    public int Bottom { get; }
+
+    /// <summary>Columns on the left.</summary>
+    public int Left { get; }
+
+    /// <summary>Columns on the right.</summary>
+    public int Right { get; }
+}
+
 /// <summary>Flattens an image to a feature vector, ordered (height, width, channels). No parameters, no copy.</summary>
 public sealed class FlattenLayer : Layer
 {

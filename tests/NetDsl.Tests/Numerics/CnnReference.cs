@@ -258,6 +258,51 @@ public sealed class ConvRef : CnnRefLayer
     }
 }
 
+/// <summary>Zeros around each image: the output copies the input into its interior; the gradient is the interior's.</summary>
+public sealed class ZeroPadRef(CnnShape input, int top, int bottom, int left, int right)
+    : CnnRefLayer(input, new CnnShape(input.C, input.H + top + bottom, input.W + left + right))
+{
+    public override double[] Forward(double[] x, int rows, CnnPass pass, int index)
+    {
+        var y = new double[rows * Out.Size];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < In.C; c++)
+            {
+                for (int h = 0; h < In.H; h++)
+                {
+                    for (int w = 0; w < In.W; w++)
+                    {
+                        y[Index(Out, r, c, h + top, w + left)] = x[Index(In, r, c, h, w)];
+                    }
+                }
+            }
+        }
+
+        return y;
+    }
+
+    public override (double[] Dx, double[][] Parameters) Backward(double[] x, double[] dPre, int rows, CnnPass pass, int index)
+    {
+        var dx = new double[rows * In.Size];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < In.C; c++)
+            {
+                for (int h = 0; h < In.H; h++)
+                {
+                    for (int w = 0; w < In.W; w++)
+                    {
+                        dx[Index(In, r, c, h, w)] = dPre[Index(Out, r, c, h + top, w + left)];
+                    }
+                }
+            }
+        }
+
+        return (dx, []);
+    }
+}
+
 /// <summary>
 /// Max or average pooling per channel with Keras padding. Cells outside the input never win a max and are not
 /// counted in an average. Max routes the gradient to the first maximal cell in row-major order of the window.
@@ -855,6 +900,9 @@ public sealed class CnnReference
                 break;
             }
 
+            case ZeroPaddingLayer pad:
+                r = new ZeroPadRef(shape, pad.Top, pad.Bottom, pad.Left, pad.Right);
+                break;
             case PoolingLayer { IsGlobal: true }:
                 // The mean of each channel over the image: an average pooling whose window is the image.
                 r = new PoolRef(shape, false, shape.H, shape.W, shape.H, shape.W, Padding.Valid);
@@ -904,7 +952,7 @@ public sealed class CnnReference
         image = layer switch
         {
             PoolingLayer { IsGlobal: true } => false,
-            Conv2DLayer or PoolingLayer => true,
+            Conv2DLayer or PoolingLayer or ZeroPaddingLayer => true,
             FlattenLayer or DenseLayer => false,
             _ => image,
         };
