@@ -187,3 +187,23 @@ public partial class DiagnosticTests
         }
         """, new Expected("NDSL0015", "ZeroPadding2D", "'Pad'", "(8)"));
 }
+
+/// <summary>LocalResponseNormalization's diagnostics.</summary>
+public partial class DiagnosticTests
+{
+    [Fact]
+    public void NDSL0019_LrnWithoutBias() => DiagnosticAssert.Verify("""
+        using NetDsl;
+
+        namespace Tests;
+
+        [Network]
+        [Input(8, 6, 6)]
+        public partial class Lrn
+        {
+            [{|NDSL0019:LocalResponseNormalization(5, Bias = 0)|}] public partial LocalResponseNormalizationLayer Norm { get; }
+            [Flatten] public partial FlattenLayer Flat { get; }
+            [Dense(2)] public partial DenseLayer Output { get; }
+        }
+        """, new Expected("NDSL0019", "'Norm'", "Bias > 0"));
+}

@@ -261,7 +261,8 @@ public partial class LossBceLogits { [Dense(5, Activation.Tanh)] public partial 
 
 /// <summary>
 /// ResNet's stem shapes on odd sizes: a 7x7 stride-2 convolution with explicit padding 3, a 3x3 stride-2 max pooling with
-/// padding 1 (both floor: the last column the stride cannot reach is dropped), a strided 1x1 convolution, an asymmetric
+/// padding 1 (both floor: the last column the stride cannot reach is dropped) with a local response normalisation
+/// between them (a large alpha, so that it matters), a strided 1x1 convolution, an asymmetric
 /// zero padding, an average
 /// pooling with padding, a Same convolution, a ceil-mode max pooling (a last, partial window), and a global average
 /// pooling before the head.
@@ -271,6 +272,7 @@ public partial class LossBceLogits { [Dense(5, Activation.Tanh)] public partial 
 public partial class CnnPadded
 {
     [Conv2D(4, 7, Activation.ReLU, Stride = 2, Pad = 3)] public partial Conv2DLayer Stem { get; }          // (4, 6, 5): W (10 + 6 - 7) / 2 + 1 = 5.5 floors
+    [LocalResponseNormalization(3, Alpha = 0.6, Beta = 0.75, Bias = 2)] public partial LocalResponseNormalizationLayer Lrn { get; } // (4, 6, 5)
     [MaxPool2D(3, Stride = 2, Pad = 1)] public partial PoolingLayer StemPool { get; }                      // (4, 3, 3)
     [Conv2D(6, 1, Stride = 2)] public partial Conv2DLayer Reduce { get; }                                  // (6, 2, 2)
     [ZeroPadding2D(1, 0, 2, 1)] public partial ZeroPaddingLayer Border { get; }                           // (6, 3, 5)

@@ -289,6 +289,8 @@ public static class CpuEmitter
                 return $"new global::NetDsl.PoolingLayer({head}, {Bool(layer.Kind == LayerKind.MaxPool2D)}, {g.KH}, {g.KW}, {g.StrideH}, {g.StrideW}, global::NetDsl.Padding.{(PaddingKind)layer.Spec.Padding}{Pads(layer)}{(layer.Spec.CeilMode ? ", ceilMode: true" : "")})";
             }
 
+            case LayerKind.LocalResponseNormalization:
+                return $"new global::NetDsl.LocalResponseNormalizationLayer({head}, {layer.Spec.Units}, {Float(layer.Spec.Alpha)}, {Float(layer.Spec.Beta)}, {Float(layer.Spec.Bias)})";
             case LayerKind.ZeroPadding2D:
                 return $"new global::NetDsl.ZeroPaddingLayer({head}, {layer.Spec.PadHeight}, {layer.Spec.PadBottom}, {layer.Spec.PadWidth}, {layer.Spec.PadRight})";
             case LayerKind.GlobalAveragePooling2D:
@@ -592,6 +594,17 @@ public static class CpuEmitter
                 break;
             }
 
+            case OpKind.LrnForward:
+            case OpKind.LrnBackward:
+            {
+                var s = Layer(plan, op).Spec;
+                string constants = $"{op.N}, {s.Units}, {Float(s.Alpha)}, {Float(s.Beta)}, {Float(s.Bias)}";
+                w.Line(op.Kind == OpKind.LrnForward
+                    ? $"{indent}global::NetDsl.Kernels.Lrn.Forward(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.C)}, {Count(op.M)}, {constants}, part, parts);"
+                    : $"{indent}global::NetDsl.Kernels.Lrn.Backward(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, {Count(op.M)}, {constants}, part, parts);");
+                break;
+            }
+
             case OpKind.ConcatBackward:
                 w.Line($"{indent}global::NetDsl.Kernels.Merge.CopyRows(base.Arena, {Ref(plan, op.A)} + {op.Offset}, {op.Stride}, {Ref(plan, op.C)}, {op.N}, {op.N}, {Count(op.M)}, part, parts);");
                 break;
@@ -632,7 +645,8 @@ public static class CpuEmitter
     /// <summary>Kernels that split their work between parts themselves (given part and parts).</summary>
     private static bool SplitsItself(KernelOp op) => op.Kind is OpKind.ConvForward or OpKind.ConvWeightGradient or OpKind.ConvPrepare or OpKind.ConvInputGradient
         or OpKind.PoolForward or OpKind.PoolBackward or OpKind.DropoutForward or OpKind.DropoutBackward or OpKind.BatchNormForward or OpKind.BatchNormBackward
-        or OpKind.ActivationForward or OpKind.ActivationBackward or OpKind.AddForward or OpKind.GradientAdd or OpKind.ConcatForward or OpKind.ConcatBackward;
+        or OpKind.ActivationForward or OpKind.ActivationBackward or OpKind.AddForward or OpKind.GradientAdd or OpKind.ConcatForward or OpKind.ConcatBackward
+        or OpKind.LrnForward or OpKind.LrnBackward;
 
     /// <summary>The channels (features) of each input of a concatenation, in order.</summary>
     private static IReadOnlyList<int> ConcatChannels(ExecutionPlan plan, KernelOp op) =>

@@ -422,6 +422,25 @@ public static partial class GpuEmitter
                 yield break;
             }
 
+            case OpKind.LrnForward:
+            case OpKind.LrnBackward:
+            {
+                // One thread per element (pixel q, channel c), channels last; the runtime's device functions do the sums.
+                var s = layer.Spec;
+                string constants = $"{op.N}, {s.Units}, {Float(s.Alpha)}, {Float(s.Beta)}, {Float(s.Bias)}";
+                string call = op.Kind == OpKind.LrnForward
+                    ? $"global::NetDsl.Gpu.GpuLrn.Forward(arena, {P(op.A)} + q * {op.N}, c, {constants})"
+                    : $"global::NetDsl.Gpu.GpuLrn.Backward(arena, {P(op.A)} + q * {op.N}, {P(op.B!)} + q * {op.N}, c, {constants})";
+                yield return new GpuKernel(op, phase.Name, prefix + (op.Kind == OpKind.LrnForward ? "_Lrn" : "_LrnBackward"), $"rows * {op.M.Value * op.N}", false, op.Comment, new[]
+                {
+                    "int i = index; // one element (pixel q, channel c)",
+                    $"if (i >= step.Rows * {op.M.Value * op.N}) return;",
+                    $"int c = i % {op.N}; long q = i / {op.N};",
+                    $"arena[{P(op.C)} + i] = {call};",
+                });
+                yield break;
+            }
+
             case OpKind.ConcatBackward:
             {
                 int width = op.N, pixels = op.M.Value;

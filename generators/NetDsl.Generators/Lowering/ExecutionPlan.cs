@@ -84,6 +84,10 @@ public enum OpKind
     ConcatForward,
     /// <summary>C[row, 0..N) = A[row, Offset..Offset + N) of a Stride-wide A: one input's slice of a concatenation's gradient; M rows.</summary>
     ConcatBackward,
+    /// <summary>C = local response normalisation of A across its N channels, M pixels (the layer's size, alpha, beta, bias).</summary>
+    LrnForward,
+    /// <summary>C = the input gradient of a local response normalisation from its input A and output gradient B; M pixels, N channels.</summary>
+    LrnBackward,
 }
 
 public enum EpilogueKind

@@ -352,6 +352,10 @@ public static class Lowerer
                     break;
                 }
 
+                case LayerKind.LocalResponseNormalization:
+                    ops.Add(new KernelOp(OpKind.LrnForward, $"{y} = local response normalisation of {x} over {layer.Spec.Units} channels", l, Guard.Always,
+                        x, null, y, Dim.PerSample(Pixels(layer)), layer.OutputShape[0], Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null));
+                    break;
                 case LayerKind.Flatten:
                     continue; // no work: a view of its input
             }
@@ -653,6 +657,24 @@ public static class Lowerer
 
                     releases.Add(g);
                     comment = $"{layer.Name}: each input's slice of the gradient";
+                    break;
+                }
+
+                case LayerKind.LocalResponseNormalization:
+                {
+                    if (!hasBelow)
+                    {
+                        releases.Add(g);
+                        FreeReleased();
+                        continue;
+                    }
+
+                    string dx = pool.Take(); // it reads the gradient across a window of channels: not in place
+                    ops.Add(new KernelOp(OpKind.LrnBackward, $"{dx} = gradient through the local response normalisation of {layer.Name} from {g}", l, Guard.InputGradientNeeded,
+                        x, g, dx, Dim.PerSample(Pixels(layer)), layer.OutputShape[0], Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null));
+                    Contribute(layer.Producer, dx, layer.Name, accumulate);
+                    releases.Add(g);
+                    comment = $"{layer.Name}: gradient through the local response normalisation";
                     break;
                 }
 

@@ -15,6 +15,7 @@ public enum LayerKind
     Concat,
     GlobalAveragePooling2D,
     ZeroPadding2D,
+    LocalResponseNormalization,
     /// <summary>A use of a block class (expanded into the block's layers before shape inference).</summary>
     Blocks,
 }
@@ -74,6 +75,9 @@ public enum LossKind
 /// <param name="PadHeight">Explicit rows of padding above and below (Conv2D, pooling; with Padding.Valid).</param>
 /// <param name="PadWidth">Explicit columns of padding left and right.</param>
 /// <param name="CeilMode">Pooling: round the output size up (PyTorch's ceil_mode).</param>
+/// <param name="Alpha">LocalResponseNormalization: the scale of the sum of squares (Units: the size; Beta and Bias below).</param>
+/// <param name="Beta">LocalResponseNormalization: the exponent.</param>
+/// <param name="Bias">LocalResponseNormalization: the additive constant.</param>
 /// <param name="PadBottom">ZeroPadding2D: rows below (PadHeight: rows above).</param>
 /// <param name="PadRight">ZeroPadding2D: columns on the right (PadWidth: columns on the left).</param>
 /// <param name="BlockType">A <c>Blocks</c> use: the block class, fully qualified.</param>
@@ -101,6 +105,9 @@ public sealed record LayerSpec(
     int PadHeight = 0,
     int PadWidth = 0,
     bool CeilMode = false,
+    double Alpha = 0,
+    double Beta = 0,
+    double Bias = 0,
     int PadBottom = 0,
     int PadRight = 0,
     string? BlockType = null,

@@ -35,6 +35,7 @@ public static class NetworkParser
         ["NetDsl.GlobalAveragePooling2DAttribute"] = (LayerKind.GlobalAveragePooling2D, "NetDsl.PoolingLayer"),
         ["NetDsl.BlocksAttribute"] = (LayerKind.Blocks, "NetDsl.BlockList"),
         ["NetDsl.ZeroPadding2DAttribute"] = (LayerKind.ZeroPadding2D, "NetDsl.ZeroPaddingLayer"),
+        ["NetDsl.LocalResponseNormalizationAttribute"] = (LayerKind.LocalResponseNormalization, "NetDsl.LocalResponseNormalizationLayer"),
     };
     private const string NetworkBaseName = "NetDsl.Network";
 
@@ -293,7 +294,7 @@ public static class NetworkParser
         return new LayerSpec(
             name,
             kind,
-            Units: Int("units", Int("filters", Int("count", 0))),
+            Units: Int("units", Int("filters", Int("count", Int("size", 0)))),
             Activation: Int("activation", Int("Activation", 0)),
             UseBias: Bool("UseBias", true),
             PropertyType: propertyType,
@@ -312,6 +313,9 @@ public static class NetworkParser
             PadHeight: kind == LayerKind.ZeroPadding2D ? ZeroPad("top", 0) : Int("PadHeight", 0) is var ph and not 0 ? ph : Int("Pad", 0),
             PadWidth: kind == LayerKind.ZeroPadding2D ? ZeroPad("left", 2) : Int("PadWidth", 0) is var pw and not 0 ? pw : Int("Pad", 0),
             CeilMode: Bool("CeilMode", false),
+            Alpha: Double("Alpha", 1e-4),
+            Beta: Double("Beta", 0.75),
+            Bias: Double("Bias", 1.0),
             PadBottom: kind == LayerKind.ZeroPadding2D ? ZeroPad("bottom", 1) : 0,
             PadRight: kind == LayerKind.ZeroPadding2D ? ZeroPad("right", 3) : 0,
             BlockType: blockType,

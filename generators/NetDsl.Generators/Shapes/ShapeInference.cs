@@ -613,6 +613,36 @@ public static class ShapeInference
                 return new ShapedLayer(layer, index, shape, Shape(outC, rows.Value.Out, cols.Value.Out), parameters, geometry);
             }
 
+            case LayerKind.LocalResponseNormalization:
+            {
+                if (layer.Units <= 0)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NonPositiveSize, layer.Attribute, $"The size of LocalResponseNormalization layer '{layer.Name}'", layer.Units));
+                    return null;
+                }
+
+                if (!(layer.Bias > 0) || !(layer.Alpha >= 0) || !(layer.Beta >= 0) || double.IsInfinity(layer.Alpha) || double.IsInfinity(layer.Beta) || double.IsInfinity(layer.Bias))
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutOfRange, layer.Attribute, $"The Alpha, Beta, Bias of '{layer.Name}'",
+                        string.Join(", ", new[] { layer.Alpha, layer.Beta, layer.Bias }.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))),
+                        "Alpha >= 0, Beta >= 0, Bias > 0 (finite)"));
+                    return null;
+                }
+
+                if (knownShape is null)
+                {
+                    return null;
+                }
+
+                if (shape.Count != 3)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NeedsImageInput, layer.Attribute, kind, layer.Name, FormatShape(shape)));
+                    return null;
+                }
+
+                return new ShapedLayer(layer, index, shape, shape, 0);
+            }
+
             case LayerKind.ZeroPadding2D:
             {
                 int[] sides = { layer.PadHeight, layer.PadBottom, layer.PadWidth, layer.PadRight };

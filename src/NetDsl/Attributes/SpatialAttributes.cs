@@ -114,6 +114,31 @@ public abstract class Pool2DAttribute : LayerAttribute
 }
 
 /// <summary>
+/// Local response normalisation across channels (AlexNet, GoogLeNet; PyTorch's and ONNX's LRN):
+/// <c>y_c = x_c / (Bias + Alpha / size * Σ x_c'^2)^Beta</c>, the sum over the <c>size</c> channels around c
+/// (c - (size - 1) / 2 to c + size / 2). Put it on a <c>partial LocalResponseNormalizationLayer</c> property.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false, AllowMultiple = false)]
+public sealed class LocalResponseNormalizationAttribute : LayerAttribute
+{
+    /// <summary>Declares the layer.</summary>
+    /// <param name="size">Channels summed (the reference papers use 5).</param>
+    public LocalResponseNormalizationAttribute(int size) => Size = size;
+
+    /// <summary>Channels summed.</summary>
+    public int Size { get; }
+
+    /// <summary>Scale of the sum of squares (default 1e-4, divided by the size as PyTorch and ONNX do).</summary>
+    public double Alpha { get; set; } = 1e-4;
+
+    /// <summary>Exponent (default 0.75).</summary>
+    public double Beta { get; set; } = 0.75;
+
+    /// <summary>Additive constant (PyTorch's k, ONNX's bias; default 1).</summary>
+    public double Bias { get; set; } = 1.0;
+}
+
+/// <summary>
 /// Zeros around an image (Keras' ZeroPadding2D, ONNX's Pad): (C, H, W) to (C, top + H + bottom, left + W + right). Put it
 /// on a <c>partial ZeroPaddingLayer</c> property.
 /// </summary>

@@ -145,6 +145,35 @@ public sealed class PoolingLayer : Layer
     public Padding Padding { get; }
 }
 
+/// <summary>Local response normalisation across channels (no parameters).</summary>
+public sealed class LocalResponseNormalizationLayer : Layer
+{
+    /// <summary>Creates the view (called by generated code).</summary>
+    public LocalResponseNormalizationLayer(Network owner, string name, int index, int[] outputShape, int size, float alpha, float beta, float bias)
+        : base(owner, name, index, outputShape, 0, 0, 0)
+    {
+        Size = size;
+        Alpha = alpha;
+        Beta = beta;
+        Bias = bias;
+    }
+
+    /// <inheritdoc/>
+    public override string Kind => "LocalResponseNormalization";
+
+    /// <summary>Channels summed.</summary>
+    public int Size { get; }
+
+    /// <summary>Scale of the sum of squares (divided by <see cref="Size"/>).</summary>
+    public float Alpha { get; }
+
+    /// <summary>Exponent.</summary>
+    public float Beta { get; }
+
+    /// <summary>Additive constant.</summary>
+    public float Bias { get; }
+}
+
 /// <summary>Zeros around an image (no parameters).</summary>
 public sealed class ZeroPaddingLayer : Layer
 {

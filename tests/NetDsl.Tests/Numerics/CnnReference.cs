@@ -258,6 +258,61 @@ public sealed class ConvRef : CnnRefLayer
     }
 }
 
+/// <summary>
+/// Local response normalisation across channels, from the definition (PyTorch/ONNX): <c>s_c = k + α/n Σ x_c'^2</c> over
+/// c' in [c - (n-1)/2, c + n/2], <c>y_c = x_c s_c^-β</c>; backward by the chain rule through every s_c' that holds x_c.
+/// </summary>
+public sealed class LrnRef(CnnShape input, int size, double alpha, double beta, double bias) : CnnRefLayer(input, input)
+{
+    private double S(double[] x, int r, int c, int h, int w)
+    {
+        double squares = 0;
+        for (int k = Math.Max(0, c - (size - 1) / 2); k <= Math.Min(In.C - 1, c + size / 2); k++)
+        {
+            double v = x[Index(In, r, k, h, w)];
+            squares += v * v;
+        }
+
+        return bias + alpha / size * squares;
+    }
+
+    public override double[] Forward(double[] x, int rows, CnnPass pass, int index)
+    {
+        var y = new double[x.Length];
+        for (int r = 0; r < rows; r++)
+        for (int c = 0; c < In.C; c++)
+        for (int h = 0; h < In.H; h++)
+        for (int w = 0; w < In.W; w++)
+        {
+            y[Index(In, r, c, h, w)] = x[Index(In, r, c, h, w)] * Math.Pow(S(x, r, c, h, w), -beta);
+        }
+
+        return y;
+    }
+
+    public override (double[] Dx, double[][] Parameters) Backward(double[] x, double[] dPre, int rows, CnnPass pass, int index)
+    {
+        var dx = new double[x.Length];
+        for (int r = 0; r < rows; r++)
+        for (int h = 0; h < In.H; h++)
+        for (int w = 0; w < In.W; w++)
+        for (int o = 0; o < In.C; o++)
+        {
+            // y_o = x_o s_o^-β: d y_o / d x_o = s_o^-β, and d y_o / d x_c = -β x_o s_o^(-β-1) · 2 α/n x_c for c in o's window.
+            int at = Index(In, r, o, h, w);
+            double s = S(x, r, o, h, w);
+            dx[at] += dPre[at] * Math.Pow(s, -beta);
+            for (int c = Math.Max(0, o - (size - 1) / 2); c <= Math.Min(In.C - 1, o + size / 2); c++)
+            {
+                int ci = Index(In, r, c, h, w);
+                dx[ci] -= dPre[at] * beta * x[at] * Math.Pow(s, -beta - 1) * 2 * alpha / size * x[ci];
+            }
+        }
+
+        return (dx, []);
+    }
+}
+
 /// <summary>Zeros around each image: the output copies the input into its interior; the gradient is the interior's.</summary>
 public sealed class ZeroPadRef(CnnShape input, int top, int bottom, int left, int right)
     : CnnRefLayer(input, new CnnShape(input.C, input.H + top + bottom, input.W + left + right))
@@ -830,11 +885,16 @@ public sealed class CnnReference
 
         private CnnShape Current => _layers.Count == 0 ? input : _layers[^1].Out;
 
-        public Builder Conv(int filters, int kh, int kw, Activation activation, int strideH = 1, int strideW = 1, Padding padding = Padding.Valid, bool useBias = true)
-            => Add(new ConvRef(Current, filters, kh, kw, strideH, strideW, padding, activation, useBias));
+        public Builder Conv(int filters, int kh, int kw, Activation activation, int strideH = 1, int strideW = 1, Padding padding = Padding.Valid, bool useBias = true,
+            int padH = 0, int padW = 0)
+            => Add(new ConvRef(Current, filters, kh, kw, strideH, strideW, padding, activation, useBias, padH, padW));
 
-        public Builder Pool(bool isMax, int ph, int pw, int strideH, int strideW, Padding padding = Padding.Valid)
-            => Add(new PoolRef(Current, isMax, ph, pw, strideH, strideW, padding));
+        public Builder Pool(bool isMax, int ph, int pw, int strideH, int strideW, Padding padding = Padding.Valid, bool ceil = false)
+            => Add(new PoolRef(Current, isMax, ph, pw, strideH, strideW, padding, ceil: ceil));
+
+        public Builder Lrn(int size, double alpha, double beta, double bias) => Add(new LrnRef(Current, size, alpha, beta, bias));
+
+        public Builder ZeroPad(int top, int bottom, int left, int right) => Add(new ZeroPadRef(Current, top, bottom, left, right));
 
         public Builder Flatten() => Add(new FlattenRef(Current));
 
@@ -900,6 +960,9 @@ public sealed class CnnReference
                 break;
             }
 
+            case LocalResponseNormalizationLayer lrn:
+                r = new LrnRef(shape, lrn.Size, lrn.Alpha, lrn.Beta, lrn.Bias);
+                break;
             case ZeroPaddingLayer pad:
                 r = new ZeroPadRef(shape, pad.Top, pad.Bottom, pad.Left, pad.Right);
                 break;
@@ -952,7 +1015,7 @@ public sealed class CnnReference
         image = layer switch
         {
             PoolingLayer { IsGlobal: true } => false,
-            Conv2DLayer or PoolingLayer or ZeroPaddingLayer => true,
+            Conv2DLayer or PoolingLayer or ZeroPaddingLayer or LocalResponseNormalizationLayer => true,
             FlattenLayer or DenseLayer => false,
             _ => image,
         };

@@ -11,7 +11,7 @@ namespace NetDsl.Tests.Numerics;
 /// </summary>
 public class CnnReferenceTests(ITestOutputHelper output)
 {
-    public static TheoryData<string> Architectures() => new() { "ConvPoolDense", "StridedSameBatchNorm", "InferenceNormDropout", "ReluDeep" };
+    public static TheoryData<string> Architectures() => new() { "ConvPoolDense", "StridedSameBatchNorm", "InferenceNormDropout", "ReluDeep", "PaddedLrn" };
 
     private static (CnnReference Net, CnnPass Pass, int Rows) Build(string name, Random random)
     {
@@ -63,6 +63,12 @@ public class CnnReferenceTests(ITestOutputHelper output)
                 return (new CnnReference.Builder(new CnnShape(2, 7, 7))
                     .Conv(4, 3, 3, Activation.ReLU).Conv(5, 2, 2, Activation.ReLU, strideH: 2, strideW: 2, padding: Padding.Same)
                     .Pool(false, 2, 2, 1, 1).Flatten().Dense(6, Activation.ReLU).Dense(3, Activation.Softmax).Build(), CnnPass.Train(), 2);
+            case "PaddedLrn":
+                // The model table's layers: explicit padding with floor, an asymmetric zero padding, a local response
+                // normalisation with a large alpha, a ceil-mode pooling.
+                return (new CnnReference.Builder(new CnnShape(4, 7, 6))
+                    .Conv(5, 3, 3, Activation.Tanh, strideH: 2, strideW: 2, padH: 1, padW: 1).Lrn(3, 0.8, 0.75, 1.5).ZeroPad(1, 0, 2, 1)
+                    .Pool(true, 3, 3, 2, 2, ceil: true).Flatten().Dense(3, Activation.Softmax).Build(), CnnPass.Train(), 2);
             default:
                 throw new ArgumentOutOfRangeException(nameof(name));
         }
