@@ -13,7 +13,10 @@ public static class SummaryBuilder
     private const int ShapeWidth = 22;
     private const int ParamWidth = 12;
 
-    public static string Build(ShapedNetwork network)
+    public static string Build(ShapedNetwork network) => Build(network, null);
+
+    /// <summary>The table, with the CPU arena's size at batch 1 and 32 when <paramref name="plan"/> is given.</summary>
+    public static string Build(ShapedNetwork network, Lowering.ExecutionPlan? plan)
     {
         var labels = network.Layers.Select(Label).ToList();
         // Block layers are named by path (Stage3[4].Conv2 (Conv2D)): the name column widens to fit them.
@@ -40,6 +43,16 @@ public static class SummaryBuilder
         b.Append("Trainable params: ").Append(Count(network.ParameterCount - nonTrainable)).Append('\n');
         b.Append("Non-trainable params: ").Append(Count(nonTrainable)).Append('\n');
         b.Append("Forward multiply-adds per sample: ").Append(Count(MultiplyAdds(network))).Append('\n');
+        if (plan is not null)
+        {
+            // [parameters | gradients | 2 optimizer-state mirrors | scratch] then every activation in its own buffer.
+            long fixedFloats = (2 + Lowering.Lowerer.OptimizerStateSlots) * plan.ParameterLength + plan.ScratchLength;
+            var activations = plan.Buffers.Where(x => x.Region == Lowering.Region.Activations && x.SizedBy is null).Select(x => x.Size).ToList();
+            long At(int batch) => 4 * (fixedFloats + activations.Sum(size => Lowering.Lowerer.Padded(size * batch)));
+            b.Append("Arena: ").Append(Bytes(At(1))).Append(" at batch 1, ").Append(Bytes(At(32))).Append(" at batch 32 (parameters, gradients and optimizer state ")
+                .Append(Bytes(4 * fixedFloats)).Append("; activations ").Append(Bytes(4 * activations.Sum())).Append(" per sample)\n");
+        }
+
         b.Append("Loss: ").Append(network.Loss).Append('\n');
         b.Append('_', width);
         return b.ToString();
@@ -72,4 +85,8 @@ public static class SummaryBuilder
     private static string Shape(EquatableArray<int> shape) => "(None, " + string.Join(", ", shape.Select(d => d.ToString(CultureInfo.InvariantCulture))) + ")";
 
     private static string Count(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+
+    private static string Bytes(long bytes) => bytes >= 1L << 30 ? (bytes / (double)(1L << 30)).ToString("N2", CultureInfo.InvariantCulture) + " GiB"
+        : bytes >= 1L << 20 ? (bytes / (double)(1L << 20)).ToString("N1", CultureInfo.InvariantCulture) + " MiB"
+        : (bytes / 1024.0).ToString("N1", CultureInfo.InvariantCulture) + " KiB";
 }
