@@ -650,7 +650,7 @@ public static class CpuEmitter
 
     /// <summary>The channels (features) of each input of a concatenation, in order.</summary>
     private static IReadOnlyList<int> ConcatChannels(ExecutionPlan plan, KernelOp op) =>
-        Lowerer.InputsOf(plan.Network.Layers[op.Layer]).Select(p => p < 0 ? plan.Network.Spec.InputShape[0] : plan.Network.Layers[p].OutputShape[0]).ToList();
+        plan.Network.ConcatenatedChannels(plan.Network.Layers[op.Layer]);
 
     /// <summary>The dimension an op is split over between threads, and the alignment of the split points.</summary>
     private static (Dim Dim, int Align) SplitOf(KernelOp op) => op.Kind switch

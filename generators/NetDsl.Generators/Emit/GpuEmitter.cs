@@ -405,7 +405,7 @@ public static partial class GpuEmitter
             {
                 // One thread per output element (row = pixel, column = channel): copied from the input owning that channel.
                 int width = op.N, pixels = op.M.Value;
-                var channels = Lowerer.InputsOf(layer).Select(p => p < 0 ? network.Spec.InputShape[0] : network.Layers[p].OutputShape[0]).ToList();
+                var channels = network.ConcatenatedChannels(layer);
                 var body = new List<string>
                 {
                     $"int i = index; // one output (pixel q, channel c)",

@@ -23,7 +23,7 @@ internal static class Guards
         foreach (var layer in network.Layers.Where(l => l.Index > 0))
         {
             var terms = new List<string>();
-            foreach (int p in Lowerer.InputsOf(layer).Where(p => p >= 0))
+            foreach (int p in layer.InputLayers.Where(p => p >= 0))
             {
                 var producer = network.Layers[p];
                 if (p > 0)

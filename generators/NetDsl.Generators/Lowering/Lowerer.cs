@@ -72,11 +72,13 @@ public static class Lowerer
         var consumers = Enumerable.Range(0, layers.Count).Select(_ => new List<int>()).ToArray();
         foreach (var layer in layers)
         {
-            foreach (int p in InputsOf(layer).Where(p => p >= 0))
+            foreach (int p in layer.InputLayers.Where(p => p >= 0))
             {
                 consumers[p].Add(layer.Index);
             }
         }
+
+        string InputNames(ShapedLayer layer) => string.Join(", ", layer.InputLayers.Select(p => p < 0 ? "the input" : layers[p].Name));
 
         // The only consumer of layer l's output, or -1 (none, or several).
         int Single(int l) => consumers[l].Count == 1 ? consumers[l][0] : -1;
@@ -330,7 +332,7 @@ public static class Lowerer
                     break;
                 case LayerKind.Add:
                 {
-                    var inputs = InputsOf(layer).Select(p => p < 0 ? Input : output[p]).ToEquatableArray();
+                    var inputs = layer.InputLayers.Select(p => p < 0 ? Input : output[p]).ToEquatableArray();
                     ops.Add(new KernelOp(OpKind.AddForward, $"{y} = {fused}({string.Join(" + ", inputs)})", l, Guard.Always, inputs[0], null, y,
                         Dim.PerSample(layer.OutputSize), 0, Dim.Of(0), false, EpilogueKind.None, fused, null, null, inputs));
                     if (softmaxSeparately)
@@ -339,16 +341,16 @@ public static class Lowerer
                             y, null, y, Dim.Batch, layer.OutputSize, Dim.Of(0), false, EpilogueKind.None, ActivationKind.Softmax, null, null));
                     }
 
-                    describe += $" of {string.Join(", ", InputsOf(layer).Select(p => p < 0 ? "the input" : layers[p].Name))}, {layer.Activation}";
+                    describe += $" of {InputNames(layer)}, {layer.Activation}";
                     break;
                 }
 
                 case LayerKind.Concat:
                 {
-                    var inputs = InputsOf(layer).Select(p => p < 0 ? Input : output[p]).ToEquatableArray();
+                    var inputs = layer.InputLayers.Select(p => p < 0 ? Input : output[p]).ToEquatableArray();
                     ops.Add(new KernelOp(OpKind.ConcatForward, $"{y} = {string.Join(" | ", inputs)} side by side along the {(layer.IsImage ? "channels" : "features")}", l, Guard.Always,
                         inputs[0], null, y, Dim.PerSample(Pixels(layer)), layer.OutputShape[0], Dim.Of(0), false, EpilogueKind.None, ActivationKind.Linear, null, null, inputs));
-                    describe += $" of {string.Join(", ", InputsOf(layer).Select(p => p < 0 ? "the input" : layers[p].Name))}";
+                    describe += $" of {InputNames(layer)}";
                     break;
                 }
 
@@ -447,7 +449,7 @@ public static class Lowerer
 
             string x = In(l);
             bool lossGivesPreActivation = l == logitsLayer;
-            bool readsOnlyInput = InputsOf(layer).All(p => p < 0);
+            bool readsOnlyInput = layer.InputLayers.All(p => p < 0);
             var accumulate = new List<KernelOp>();
 
             // A buffer this layer may change in place: its gradient, unless other layers still hold it too.
@@ -527,6 +529,7 @@ public static class Lowerer
                     }
 
                     comment = hasBelow ? $"{layer.Name}: weight, bias and input gradients" : $"{layer.Name}: weight and bias gradients (nothing below needs an input gradient)";
+                    releases.Add(g); // its kernels read it; what they wrote goes on
                     break;
                 case LayerKind.Conv2D:
                 {
@@ -550,6 +553,7 @@ public static class Lowerer
                     }
 
                     comment = hasBelow ? $"{layer.Name}: weight, bias and input gradients" : $"{layer.Name}: weight and bias gradients (nothing below needs an input gradient)";
+                    releases.Add(g);
                     break;
                 }
 
@@ -571,6 +575,7 @@ public static class Lowerer
                         l, Guard.InputGradientNeeded, x, output[l], other, Dim.Batch, 0, Dim.Of(0), false,
                         fuseBelow ? EpilogueKind.ActivationGradient : EpilogueKind.None, belowAct, null, null, new[] { g }.ToEquatableArray()));
                     Contribute(belowIndex, other, layer.Name, accumulate);
+                    releases.Add(g); // every pooling kind, average and global included, is done with it
                     comment = $"{layer.Name}: gradient through the pooling";
                     break;
                 }
@@ -616,7 +621,7 @@ public static class Lowerer
                 case LayerKind.Add:
                 {
                     // d sum / d input = 1: every input's gradient contribution is this gradient itself (shared, not copied).
-                    var inputs = InputsOf(layer).Where(p => p >= 0).ToList();
+                    var inputs = layer.InputLayers.Where(p => p >= 0).ToList();
                     for (int i = 0; i < inputs.Count; i++)
                     {
                         if (i > 0)
@@ -638,11 +643,11 @@ public static class Lowerer
 
                 case LayerKind.Concat:
                 {
-                    var inputs = InputsOf(layer);
+                    var channelsOf = network.ConcatenatedChannels(layer);
                     int offset = 0;
-                    foreach (int p in inputs)
+                    for (int i = 0; i < channelsOf.Count; i++)
                     {
-                        int channels = p < 0 ? network.Spec.InputShape[0] : layers[p].OutputShape[0];
+                        int p = layer.InputLayers[i], channels = channelsOf[i];
                         if (p >= 0)
                         {
                             string slice = pool.Take();
@@ -695,11 +700,6 @@ public static class Lowerer
                     continue; // Flatten: a view
             }
 
-            if (layer.Kind is LayerKind.Dense or LayerKind.Conv2D or LayerKind.MaxPool2D)
-            {
-                releases.Add(g);
-            }
-
             backward.Add(new Phase(Naming.BackwardJob(layer.Name), comment, ops.ToEquatableArray()));
             EmitAccumulation(layer, accumulate);
         }
@@ -737,9 +737,6 @@ public static class Lowerer
     }
 
     private static int Channels(ShapedLayer layer) => layer.InputShape.Count == 3 ? layer.InputShape[0] : layer.InputSize;
-
-    /// <summary>The layers a layer reads (-1: the network's input).</summary>
-    public static IReadOnlyList<int> InputsOf(ShapedLayer layer) => layer.Inputs.Count > 0 ? layer.Inputs : new[] { layer.Index - 1 };
 
     /// <summary>Pixels of one sample of the layer's output (1 for a vector).</summary>
     private static int Pixels(ShapedLayer layer) => layer.IsImage ? layer.OutputShape[1] * layer.OutputShape[2] : 1;

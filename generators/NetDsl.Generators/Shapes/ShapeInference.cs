@@ -17,8 +17,11 @@ namespace NetDsl.Generators.Shapes;
 public sealed record ShapedLayer(LayerSpec Spec, int Index, EquatableArray<int> InputShape, EquatableArray<int> OutputShape, long ParameterCount, Geometry? Window = null,
     EquatableArray<int> Inputs = default)
 {
+    /// <summary>The layers it reads (-1: the network's input); a layer built without them reads the one before it.</summary>
+    public IReadOnlyList<int> InputLayers => Inputs.Count > 0 ? Inputs : new[] { Index - 1 };
+
     /// <summary>The single layer it reads (-1: the network's input); a merge's first.</summary>
-    public int Producer => Inputs.Count > 0 ? Inputs[0] : Index - 1;
+    public int Producer => InputLayers[0];
 
     public LayerKind Kind => Spec.Kind;
     public bool IsImage => OutputShape.Count == 3;
@@ -44,6 +47,12 @@ public sealed record ShapedNetwork(NetworkSpec Spec, EquatableArray<ShapedLayer>
     public LossKind Loss => (LossKind)Spec.Loss;
     public int InputSize => ShapedLayer.Product(Spec.InputShape);
     public ShapedLayer Last => Layers[Layers.Count - 1];
+
+    /// <summary>The output shape of layer <paramref name="layer"/>, or of the network's input for -1.</summary>
+    public EquatableArray<int> OutputShapeOf(int layer) => layer < 0 ? Spec.InputShape : Layers[layer].OutputShape;
+
+    /// <summary>The channels (features) each input of a concatenation brings, in order.</summary>
+    public IReadOnlyList<int> ConcatenatedChannels(ShapedLayer concat) => concat.InputLayers.Select(p => OutputShapeOf(p)[0]).ToList();
 }
 
 /// <summary>Stage 2 result: the shaped network, if every check passed, and the diagnostics.</summary>
