@@ -337,20 +337,23 @@ public static partial class GpuEmitter
                     $"for (int j = 0; j < {n}; j++)",
                     $"    sum += arena[dy + j] * arena[{weights} + c * {n} + j];",
                 };
+                // The epilogue, the same in both forms: element i's sum, then the derivative and the mask.
+                var epilogue = new List<string>();
                 if (op.Epilogue == EpilogueKind.ActivationGradient)
                 {
-                    body.Add($"sum = {ActBackward(op.Activation, "sum", $"arena[{P(op.Aux!)} + i]")};");
+                    epilogue.Add($"sum = {ActBackward(op.Activation, "sum", $"arena[{P(op.Aux!)} + i]")};");
                 }
 
                 if (op.Dropout is { } mask)
                 {
                     var d = network.Layers[mask.Layer];
-                    body.Add($"sum = {DropoutKeep(d, "i")} ? sum / {KeepProbability(d)} : 0f;");
+                    epilogue.Add($"sum = {DropoutKeep(d, "i")} ? sum / {KeepProbability(d)} : 0f;");
                 }
 
-                body.Add($"arena[{P(op.C)} + i] = sum;");
+                epilogue.Add($"arena[{P(op.C)} + i] = sum;");
+                body.AddRange(epilogue);
                 var store = new List<string> { $"int i = m * {k} + n;", "float sum = acc;" };
-                store.AddRange(body.Skip(body.Count - (op.Epilogue == EpilogueKind.ActivationGradient ? 1 : 0) - (op.Dropout is null ? 0 : 1) - 1));
+                store.AddRange(epilogue);
                 var tiled = new TiledProduct("step.Rows", "rows", k, Num(n), 1, AAlongK: true, BAlongK: true,
                     A: new[] { $"return arena[{P(op.A)} + (long)m * {n} + k]; // dy[m, j = k]" },
                     B: new[] { $"return arena[{weights} + n * {n} + k]; // W[c = n, j = k], read transposed" },
@@ -404,21 +407,15 @@ public static partial class GpuEmitter
             case OpKind.ConcatForward:
             {
                 // One thread per output element (row = pixel, column = channel): copied from the input owning that channel.
-                int width = op.N, pixels = op.M.Value;
                 var channels = network.ConcatenatedChannels(layer);
-                var body = new List<string>
-                {
-                    $"int i = index; // one output (pixel q, channel c)",
-                    $"if (i >= step.Rows * {pixels * width}) return;",
-                    $"int c = i % {width}; long q = i / {width};",
-                };
+                var copies = new List<string>();
                 for (int k = 0, offset = 0; k < channels.Count; offset += channels[k], k++)
                 {
                     string test = k == channels.Count - 1 ? "else" : k == 0 ? $"if (c < {offset + channels[k]})" : $"else if (c < {offset + channels[k]})";
-                    body.Add($"{test} arena[{P(op.C)} + i] = arena[{P(op.Operands[k])} + q * {channels[k]} + (c - {offset})];");
+                    copies.Add($"{test} arena[{P(op.C)} + i] = arena[{P(op.Operands[k])} + q * {channels[k]} + (c - {offset})];");
                 }
 
-                yield return new GpuKernel(op, phase.Name, prefix + "_Concat", $"rows * {pixels * width}", false, op.Comment, body);
+                yield return PixelChannelKernel(op, phase, prefix + "_Concat", copies.ToArray());
                 yield break;
             }
 
@@ -431,26 +428,13 @@ public static partial class GpuEmitter
                 string call = op.Kind == OpKind.LrnForward
                     ? $"global::NetDsl.Gpu.GpuLrn.Forward(arena, {P(op.A)} + q * {op.N}, c, {constants})"
                     : $"global::NetDsl.Gpu.GpuLrn.Backward(arena, {P(op.A)} + q * {op.N}, {P(op.B!)} + q * {op.N}, c, {constants})";
-                yield return new GpuKernel(op, phase.Name, prefix + (op.Kind == OpKind.LrnForward ? "_Lrn" : "_LrnBackward"), $"rows * {op.M.Value * op.N}", false, op.Comment, new[]
-                {
-                    "int i = index; // one element (pixel q, channel c)",
-                    $"if (i >= step.Rows * {op.M.Value * op.N}) return;",
-                    $"int c = i % {op.N}; long q = i / {op.N};",
-                    $"arena[{P(op.C)} + i] = {call};",
-                });
+                yield return PixelChannelKernel(op, phase, prefix + (op.Kind == OpKind.LrnForward ? "_Lrn" : "_LrnBackward"), $"arena[{P(op.C)} + i] = {call};");
                 yield break;
             }
 
             case OpKind.ConcatBackward:
             {
-                int width = op.N, pixels = op.M.Value;
-                yield return new GpuKernel(op, phase.Name, prefix + "_ConcatSlice", $"rows * {pixels * width}", false, op.Comment, new[]
-                {
-                    $"int i = index; // one input-gradient element (pixel q, channel c)",
-                    $"if (i >= step.Rows * {pixels * width}) return;",
-                    $"int c = i % {width}; long q = i / {width};",
-                    $"arena[{P(op.C)} + i] = arena[{P(op.A)} + q * {op.Stride} + {op.Offset} + c];",
-                });
+                yield return PixelChannelKernel(op, phase, prefix + "_ConcatSlice", $"arena[{P(op.C)} + i] = arena[{P(op.A)} + q * {op.Stride} + {op.Offset} + c];");
                 yield break;
             }
 
@@ -642,12 +626,15 @@ public static partial class GpuEmitter
                     "    }",
                     "}",
                 };
+                // The epilogue, the same in both forms: element i's sum, then the producer's derivative.
+                var epilogue = new List<string>();
                 if (op.Epilogue == EpilogueKind.ActivationGradient)
                 {
-                    body.Add($"sum = {ActBackward(op.Activation, "sum", $"arena[{P(op.Aux!)} + i]")};");
+                    epilogue.Add($"sum = {ActBackward(op.Activation, "sum", $"arena[{P(op.Aux!)} + i]")};");
                 }
 
-                body.Add($"arena[{P(op.C)} + i] = sum;");
+                epilogue.Add($"arena[{P(op.C)} + i] = sum;");
+                body.AddRange(epilogue);
                 var a = new List<string>
                 {
                     $"// m = (n, ih, iw) an input pixel, k = (kh, kw, f): dy at the output whose window puts cell (kh, kw) on it, if any",
@@ -662,7 +649,7 @@ public static partial class GpuEmitter
                     $"return arena[{P(op.A)} + (((long)n * {g.OutH} + oh) * {g.OutW} + ow) * {g.OutC} + f];",
                 };
                 var store = new List<string> { $"long i = (long)m * {g.InC} + n;", "float sum = acc;" };
-                store.AddRange(body.Skip(body.Count - (op.Epilogue == EpilogueKind.ActivationGradient ? 2 : 1)));
+                store.AddRange(epilogue);
                 var tiled = new TiledProduct($"step.Rows * {g.InH * g.InW}", $"(long)rows * {g.InH * g.InW}", g.InC, Num(g.KH * g.KW * g.OutC), 1, AAlongK: true, BAlongK: true,
                     A: a,
                     B: new[] { $"int f = k % {g.OutC}, s = k / {g.OutC};", $"return arena[{op.B} + (s * {g.InC} + n) * {g.OutC} + f]; // W[(kh, kw) = s, c = n, f]" },
@@ -851,6 +838,15 @@ public static partial class GpuEmitter
         {
             "int i = index;",
             $"if (i >= step.Rows * {op.M.Value}) return;",
+        }.Concat(statements).ToList());
+
+    /// <summary>A kernel with one thread per element <c>i</c> of an op's rows x M pixels x N channels (q: its pixel, c: its channel).</summary>
+    private static GpuKernel PixelChannelKernel(KernelOp op, Phase phase, string name, params string[] statements) =>
+        new(op, phase.Name, name, $"rows * {op.M.Value * op.N}", false, op.Comment, new[]
+        {
+            "int i = index; // one element (pixel q, channel c)",
+            $"if (i >= step.Rows * {op.M.Value * op.N}) return;",
+            $"int c = i % {op.N}; long q = i / {op.N};",
         }.Concat(statements).ToList());
 
     /// <summary>A BatchNorm kernel with one thread per channel.</summary>
