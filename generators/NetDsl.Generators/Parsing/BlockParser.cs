@@ -2,7 +2,6 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using NetDsl.Generators.Diagnostics;
 using NetDsl.Generators.Model;
@@ -42,24 +41,8 @@ public static class BlockParser
                 return new BlockParseResult(null, EquatableArray<DiagnosticInfo>.Empty);
             }
 
-            bool canGenerate = true;
-            foreach (var reference in type.DeclaringSyntaxReferences)
-            {
-                if (reference.GetSyntax(cancellationToken) is TypeDeclarationSyntax declaration && !declaration.Modifiers.Any(SyntaxKind.PartialKeyword))
-                {
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ClassNotPartial, LocationInfo.From(declaration.Identifier.GetLocation()), type.Name));
-                    canGenerate = false;
-                }
-            }
-
-            string? unsupported =
-                type.IsRecord ? "records are not supported; declare a partial class" :
-                type.ContainingType is not null ? "nested classes are not supported; declare it at namespace level" :
-                type.TypeParameters.Length > 0 ? "generic classes are not supported" :
-                type.IsStatic || type.IsAbstract ? "a block cannot be static or abstract" :
-                type.BaseType is { SpecialType: not SpecialType.System_Object } baseType && baseType.ToDisplayString() != BlockBaseName
-                    ? $"it derives from '{baseType.ToDisplayString()}', but a generated block derives from NetDsl.Block"
-                    : null;
+            bool canGenerate = NetworkParser.AllDeclarationsPartial(type, diagnostics, cancellationToken);
+            string? unsupported = NetworkParser.UnsupportedShape(type, "block", BlockBaseName);
             if (unsupported is not null)
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedClassShape, classLocation, type.Name, unsupported));

@@ -75,27 +75,8 @@ public static class NetworkParser
             return new ParseResult(null, EquatableArray<DiagnosticInfo>.Empty);
         }
 
-        bool canGenerate = true;
-        foreach (var reference in type.DeclaringSyntaxReferences)
-        {
-            if (reference.GetSyntax(cancellationToken) is TypeDeclarationSyntax declaration
-                && !declaration.Modifiers.Any(SyntaxKind.PartialKeyword))
-            {
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ClassNotPartial, LocationInfo.From(declaration.Identifier.GetLocation()), type.Name));
-                canGenerate = false;
-            }
-        }
-
-        string? unsupported =
-            type.IsRecord ? "records are not supported; declare a partial class" :
-            type.IsFileLocal ? "file-local classes are not supported" :
-            type.ContainingType is not null ? "nested classes are not supported; declare it at namespace level" :
-            type.TypeParameters.Length > 0 ? "generic classes are not supported" :
-            type.IsStatic ? "a network cannot be static" :
-            type.IsAbstract ? "a network cannot be abstract" :
-            type.BaseType is { SpecialType: not SpecialType.System_Object } baseType && baseType.ToDisplayString() != NetworkBaseName
-                ? $"it derives from '{baseType.ToDisplayString()}', but a generated network derives from NetDsl.Network"
-                : null;
+        bool canGenerate = AllDeclarationsPartial(type, diagnostics, cancellationToken);
+        string? unsupported = UnsupportedShape(type, "network", NetworkBaseName);
         if (unsupported is not null)
         {
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnsupportedClassShape, classLocation, type.Name, unsupported));
@@ -166,6 +147,35 @@ public static class NetworkParser
             exactWindows);
         return new ParseResult(spec, diagnostics.ToEquatableArray());
     }
+
+    /// <summary>Reports NDSL0001 at every declaration of <paramref name="type"/> without <c>partial</c>; false if there was one.</summary>
+    internal static bool AllDeclarationsPartial(INamedTypeSymbol type, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
+    {
+        bool partial = true;
+        foreach (var reference in type.DeclaringSyntaxReferences)
+        {
+            if (reference.GetSyntax(cancellationToken) is TypeDeclarationSyntax declaration
+                && !declaration.Modifiers.Any(SyntaxKind.PartialKeyword))
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ClassNotPartial, LocationInfo.From(declaration.Identifier.GetLocation()), type.Name));
+                partial = false;
+            }
+        }
+
+        return partial;
+    }
+
+    /// <summary>Why a network or block class (<paramref name="what"/>) cannot be generated, or null.</summary>
+    internal static string? UnsupportedShape(INamedTypeSymbol type, string what, string baseName) =>
+        type.IsRecord ? "records are not supported; declare a partial class" :
+        type.IsFileLocal ? "file-local classes are not supported" :
+        type.ContainingType is not null ? "nested classes are not supported; declare it at namespace level" :
+        type.TypeParameters.Length > 0 ? "generic classes are not supported" :
+        type.IsStatic ? $"a {what} cannot be static" :
+        type.IsAbstract ? $"a {what} cannot be abstract" :
+        type.BaseType is { SpecialType: not SpecialType.System_Object } baseType && baseType.ToDisplayString() != baseName
+            ? $"it derives from '{baseType.ToDisplayString()}', but a generated {what} derives from {baseName}"
+            : null;
 
     /// <summary>The layers of a network or block class: its partial properties with a layer attribute, in declaration order.</summary>
     internal static List<LayerSpec> ReadLayers(INamedTypeSymbol type, List<DiagnosticInfo> diagnostics, ref bool canGenerate, CancellationToken cancellationToken)
