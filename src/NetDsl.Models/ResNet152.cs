@@ -7,10 +7,7 @@ namespace NetDsl.Models;
 [Input(3, 224, 224)]
 public partial class ResNet152
 {
-    [Conv2D(64, 7, Stride = 2, Pad = 3, UseBias = false)] public partial Conv2DLayer Conv1 { get; }
-    [BatchNorm(Momentum = 0.9, Epsilon = 1e-5)] public partial BatchNormLayer Bn1 { get; }
-    [Activation(Activation.ReLU)] public partial ActivationLayer Relu { get; }
-    [MaxPool2D(3, Stride = 2, Pad = 1)] public partial PoolingLayer MaxPool { get; }
+    [Blocks(typeof(ResNetStem), 1)] public partial BlockList<ResNetStem> Stem { get; }
     [Blocks(typeof(BottleneckDown), 1, 64, 256, 1)] public partial BlockList<BottleneckDown> Layer1Down { get; }
     [Blocks(typeof(Bottleneck), 2, 64, 256)] public partial BlockList<Bottleneck> Layer1 { get; }
     [Blocks(typeof(BottleneckDown), 1, 128, 512, 2)] public partial BlockList<BottleneckDown> Layer2Down { get; }

@@ -6,6 +6,16 @@ namespace NetDsl.Models;
 // resolution, projects its shortcut (1x1 convolution + BatchNorm): it is its own block class, since a block's layers are
 // fixed.
 
+/// <summary>Every ResNet's stem (the paper's conv1 row): 7x7 stride-2 convolution, BatchNorm, ReLU, 3x3 stride-2 max pooling.</summary>
+[Block]
+public partial class ResNetStem : Block
+{
+    [Conv2D(64, 7, Stride = 2, Pad = 3, UseBias = false)] public partial Conv2DLayer Conv1 { get; }
+    [BatchNorm(Momentum = 0.9, Epsilon = 1e-5)] public partial BatchNormLayer Bn1 { get; }
+    [Activation(Activation.ReLU)] public partial ActivationLayer Relu { get; }
+    [MaxPool2D(3, Stride = 2, Pad = 1)] public partial PoolingLayer MaxPool { get; }
+}
+
 /// <summary>ResNet-18/34's basic block: 3x3, 3x3, identity shortcut.</summary>
 [Block]
 public partial class BasicBlock : Block

@@ -15,6 +15,18 @@ public partial class Conv3x3 : Block
     [Conv2D(Filters, 3, Activation.ReLU, Pad = 1)] public partial Conv2DLayer Conv { get; }
 }
 
+/// <summary>VGG's classifier: flatten, two 4,096-unit ReLU layers with dropout 0.5, the 1,000-class linear head.</summary>
+[Block]
+public partial class VggClassifier : Block
+{
+    [Flatten] public partial FlattenLayer Flatten { get; }
+    [Dense(4096, Activation.ReLU)] public partial DenseLayer Fc1 { get; }
+    [Dropout(0.5)] public partial DropoutLayer Drop1 { get; }
+    [Dense(4096, Activation.ReLU)] public partial DenseLayer Fc2 { get; }
+    [Dropout(0.5)] public partial DropoutLayer Drop2 { get; }
+    [Dense(1000)] public partial DenseLayer Fc3 { get; }
+}
+
 /// <summary>VGG16 (torchvision <c>vgg16</c>: 138,357,544 parameters).</summary>
 [Network]
 [Input(3, 224, 224)]
@@ -30,12 +42,7 @@ public partial class Vgg16
     [MaxPool2D(2)] public partial PoolingLayer Pool4 { get; }
     [Blocks(typeof(Conv3x3), 3, 512)] public partial BlockList<Conv3x3> Block5 { get; }
     [MaxPool2D(2)] public partial PoolingLayer Pool5 { get; }
-    [Flatten] public partial FlattenLayer Flatten { get; }
-    [Dense(4096, Activation.ReLU)] public partial DenseLayer Fc1 { get; }
-    [Dropout(0.5)] public partial DropoutLayer Drop1 { get; }
-    [Dense(4096, Activation.ReLU)] public partial DenseLayer Fc2 { get; }
-    [Dropout(0.5)] public partial DropoutLayer Drop2 { get; }
-    [Dense(1000)] public partial DenseLayer Fc3 { get; }
+    [Blocks(typeof(VggClassifier), 1)] public partial BlockList<VggClassifier> Classifier { get; }
 }
 
 /// <summary>VGG19 (torchvision <c>vgg19</c>: 143,667,240 parameters).</summary>
@@ -53,10 +60,5 @@ public partial class Vgg19
     [MaxPool2D(2)] public partial PoolingLayer Pool4 { get; }
     [Blocks(typeof(Conv3x3), 4, 512)] public partial BlockList<Conv3x3> Block5 { get; }
     [MaxPool2D(2)] public partial PoolingLayer Pool5 { get; }
-    [Flatten] public partial FlattenLayer Flatten { get; }
-    [Dense(4096, Activation.ReLU)] public partial DenseLayer Fc1 { get; }
-    [Dropout(0.5)] public partial DropoutLayer Drop1 { get; }
-    [Dense(4096, Activation.ReLU)] public partial DenseLayer Fc2 { get; }
-    [Dropout(0.5)] public partial DropoutLayer Drop2 { get; }
-    [Dense(1000)] public partial DenseLayer Fc3 { get; }
+    [Blocks(typeof(VggClassifier), 1)] public partial BlockList<VggClassifier> Classifier { get; }
 }

@@ -26,7 +26,7 @@ public class ModelTableTests
     [Fact]
     public void Output_shapes_before_the_head_equal_torchvision()
     {
-        Assert.Contains("(None, 64, 56, 56)", Row(ResNet50.Summary, "MaxPool"));
+        Assert.Contains("(None, 64, 56, 56)", Row(ResNet50.Summary, "Stem[0].MaxPool"));
         Assert.Contains("(None, 2048, 7, 7)", Row(ResNet152.Summary, "Layer4[1].Sum"));
         Assert.Contains("(None, 512, 7, 7)", Row(Vgg16.Summary, "Pool5"));
         Assert.Contains("(None, 256, 6, 6)", Row(AlexNet.Summary, "Pool5"));
