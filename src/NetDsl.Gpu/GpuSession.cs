@@ -71,6 +71,13 @@ public abstract class GpuSession : Model
         ArgumentNullException.ThrowIfNull(kernels);
         ArgumentNullException.ThrowIfNull(tiledKernels);
         device.ThrowIfDisposed();
+        if (network.IsInferenceOnly)
+        {
+            // The session mirrors the host's gradients and optimizer state into it (checkpoints, callbacks), which an
+            // inference-only host has no room for.
+            throw new ArgumentException($"{network.GetType().Name} was created for inference only; a GPU session needs a host created with new {network.GetType().Name}(batchSize).", nameof(network));
+        }
+
         _host = network;
         _device = device;
         _accelerator = device.Accelerator;

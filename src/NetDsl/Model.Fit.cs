@@ -78,6 +78,7 @@ public abstract partial class Model
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(options);
         ThrowIfDisposed();
+        ThrowIfCannotTrain();
         CheckSource(data, nameof(data));
         ArgumentOutOfRangeException.ThrowIfNegative(options.Epochs, nameof(options.Epochs));
         ArgumentOutOfRangeException.ThrowIfNegative(options.InitialEpoch, nameof(options.InitialEpoch));

@@ -63,6 +63,11 @@ public abstract partial class Model : IDisposable
     /// <summary>Throws <see cref="ObjectDisposedException"/> when the model was disposed.</summary>
     protected abstract void ThrowIfDisposed();
 
+    /// <summary>Throws <see cref="InvalidOperationException"/> when the model cannot be trained (e.g. a network created for inference only).</summary>
+    protected virtual void ThrowIfCannotTrain()
+    {
+    }
+
     /// <summary>
     /// Called by <c>Fit</c> right before the epoch-end callbacks, before the train-end callbacks and when training is
     /// aborted: makes <see cref="HostNetwork"/> hold the current weights, optimizer state and step count. Nothing to do

@@ -63,6 +63,7 @@ public abstract partial class Network
     /// </param>
     public override float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels, IOptimizer optimizer)
     {
+        ThrowIfInferenceOnly();
         CheckOptimizer(optimizer);
         float loss = ComputeGradients(inputs, labels);
         Update(optimizer);
@@ -78,6 +79,7 @@ public abstract partial class Network
     /// <param name="optimizer">The update rule. Its state lives in this network's arena and restarts from zero whenever a different optimizer instance is passed.</param>
     public override float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets, IOptimizer optimizer)
     {
+        ThrowIfInferenceOnly();
         CheckOptimizer(optimizer);
         float loss = ComputeGradients(inputs, targets);
         Update(optimizer);

@@ -127,6 +127,7 @@ public abstract partial class Network
     public void SaveCheckpoint(string path, IOptimizer optimizer, TrainingProgress progress)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        ThrowIfInferenceOnly();
         var (tensors, metadata) = PrepareCheckpoint(optimizer, progress);
         AtomicFile.Write(path, stream => Safetensors.Write(stream, tensors, metadata));
     }
@@ -135,6 +136,7 @@ public abstract partial class Network
     public void SaveCheckpoint(Stream stream, IOptimizer optimizer, TrainingProgress progress)
     {
         ArgumentNullException.ThrowIfNull(stream);
+        ThrowIfInferenceOnly();
         var (tensors, metadata) = PrepareCheckpoint(optimizer, progress);
         Safetensors.Write(stream, tensors, metadata);
     }
@@ -173,6 +175,7 @@ public abstract partial class Network
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(optimizer);
         ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowIfInferenceOnly();
         int slots = CheckStateSlots(optimizer);
         var content = Safetensors.Read(stream, sourceName ?? "checkpoint stream");
         string source = content.Source;

@@ -14,8 +14,10 @@ namespace NetDsl;
 /// <param name="InputHeight">For image inputs: H, else 0.</param>
 /// <param name="InputWidth">For image inputs: W, else 0.</param>
 /// <param name="Loss">The loss the network trains with (decides whether steps take class labels or float targets).</param>
+/// <param name="InferenceOnly">The arena holds parameters and inference tensors only: no gradients, optimizer state or
+/// training buffers, so nothing may train the network.</param>
 public readonly record struct NetworkLayout(int InputSize, int OutputSize, int ParameterLength, long InputOffset, long OutputOffset, long ArenaLength,
-    int InputChannels = 0, int InputHeight = 0, int InputWidth = 0, Loss Loss = Loss.SparseCategoricalCrossEntropy)
+    int InputChannels = 0, int InputHeight = 0, int InputWidth = 0, Loss Loss = Loss.SparseCategoricalCrossEntropy, bool InferenceOnly = false)
 {
     /// <summary>Start of the gradient block (mirrors the parameter block).</summary>
     public long GradientOffset => ParameterLength;
@@ -86,7 +88,27 @@ public abstract partial class Network : Model, IParallelJob
     public Span<float> Parameters => Arena.GetSpan(0, Layout.ParameterLength);
 
     /// <summary>All gradients of the last computed loss, laid out like <see cref="Parameters"/>.</summary>
-    public Span<float> Gradients => Arena.GetSpan(Layout.GradientOffset, Layout.ParameterLength);
+    /// <exception cref="InvalidOperationException">The network was created for inference only.</exception>
+    public Span<float> Gradients
+    {
+        get
+        {
+            ThrowIfInferenceOnly();
+            return Arena.GetSpan(Layout.GradientOffset, Layout.ParameterLength);
+        }
+    }
+
+    /// <summary>
+    /// Whether the network was created for inference only (the generated <c>ForInference</c>): its arena has no room
+    /// for gradients, optimizer state or training buffers, so training it throws.
+    /// </summary>
+    public bool IsInferenceOnly => Layout.InferenceOnly;
+
+    /// <summary>
+    /// Bytes of the network's one arena: parameters, then (unless <see cref="IsInferenceOnly"/>) gradients, optimizer
+    /// state and scratch, then the per-batch tensors, which share memory wherever their lifetimes allow.
+    /// </summary>
+    public long ArenaBytes => Arena.Length * sizeof(float);
 
     /// <summary>Total number of parameters.</summary>
     public long ParameterCount => _layers.Sum(l => (long)l.ParameterCount);
@@ -98,7 +120,25 @@ public abstract partial class Network : Model, IParallelJob
     protected NetworkLayout Layout { get; }
 
     /// <summary>Distance from a parameter to its gradient.</summary>
-    internal long GradientShift => Layout.GradientOffset;
+    internal long GradientShift
+    {
+        get
+        {
+            ThrowIfInferenceOnly();
+            return Layout.GradientOffset;
+        }
+    }
+
+    /// <summary>Throws when the network was created for inference only: it has no memory for what training writes.</summary>
+    protected override void ThrowIfCannotTrain() => ThrowIfInferenceOnly();
+
+    private void ThrowIfInferenceOnly()
+    {
+        if (Layout.InferenceOnly)
+        {
+            throw new InvalidOperationException($"{GetType().Name} was created for inference only ({GetType().Name}.ForInference): its arena has no gradients, optimizer state or training buffers. Create it with new {GetType().Name}(batchSize) to train it.");
+        }
+    }
 
     /// <summary>Samples in the batch being processed.</summary>
     protected int Rows { get; private set; }
@@ -138,6 +178,7 @@ public abstract partial class Network : Model, IParallelJob
     /// <param name="labels">One class index per sample.</param>
     public float ComputeGradients(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels)
     {
+        ThrowIfInferenceOnly();
         int rows = StageBatch(inputs, labels);
         return RunTrainingPass(rows);
     }
@@ -151,6 +192,7 @@ public abstract partial class Network : Model, IParallelJob
     /// <param name="targets"><see cref="OutputSize"/> finite floats per sample (one-hot rows for categorical cross-entropy).</param>
     public float ComputeGradients(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets)
     {
+        ThrowIfInferenceOnly();
         int rows = StageBatch(inputs, targets);
         return RunTrainingPass(rows);
     }

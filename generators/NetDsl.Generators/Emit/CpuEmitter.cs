@@ -123,25 +123,51 @@ public static class CpuEmitter
         w.Line($"private const long ActivationOffset = ScratchOffset + {Num(plan.ScratchLength)};");
         w.Line();
 
-        var activations = plan.Buffers.Where(b => b.Region == Region.Activations).ToList();
-        w.Line("/// <summary>Where the per-batch tensors sit for one batch size.</summary>");
-        w.Line($"private readonly record struct ActivationPlan({string.Join(", ", activations.Select(b => "long " + b.Name))}, long End);");
+        var activations = Liveness.Tensors(plan);
+        var (training, inference) = Liveness.Of(plan);
+        w.Line("/// <summary>Where the per-batch tensors sit for one batch size, and whether the arena was planned for inference only.</summary>");
+        w.Line($"private readonly record struct ActivationPlan({string.Join(", ", activations.Select(b => "long " + b.Name))}, long End, bool InferenceOnly);");
         w.Line();
-        w.Line("/// <summary>Places the per-batch tensors after the fixed blocks, in order.</summary>");
-        using (w.Block("private static ActivationPlan PlaceActivations(int batchSize)"))
+        w.Line("// When each per-batch tensor holds live data: the first and last step that touch it (step 0 stages the input,");
+        w.Line("// then one step per phase, then the outputs are read back), in the training step and in inference.");
+        w.Line("// Tensors whose lives do not overlap share memory (NetDsl.ArenaPlanner).");
+        EmitLives(w, "TrainingLives", activations, training);
+        EmitLives(w, "InferenceLives", activations, inference);
+        w.Line("/// <summary>");
+        w.Line("/// Places the per-batch tensors by their lives: after the fixed blocks for a network that trains (both programs");
+        w.Line("/// stay correct), right after the parameters, with only what Predict touches, for one built for inference.");
+        w.Line("/// </summary>");
+        using (w.Block("private static ActivationPlan PlaceActivations(int batchSize, bool inferenceOnly)"))
         {
-            w.Line("long at = ActivationOffset;");
-            foreach (var buffer in activations)
+            w.Line("long[] sizes =");
+            w.Line("{");
+            for (int i = 0; i < activations.Count; i++)
             {
+                var buffer = activations[i];
                 string size = buffer.SizedBy is { } sizedBy
                     ? $"global::NetDsl.Kernels.Conv2D.PreparedWeightsLength<{Naming.Shape(sizedBy)}>()"
-                    : $"{Num(buffer.Size)}L * batchSize";
-                w.Line($"long {Local(buffer.Name)} = at; at += global::NetDsl.Arena.Padded({size}); // {buffer.Shape} {buffer.Comment}");
+                    : buffer.BatchIndependent ? $"{Num(buffer.Size)}L" : $"{Num(buffer.Size)}L * batchSize";
+                w.Line($"    global::NetDsl.Arena.Padded({size}), // [{i}] {buffer.Name} {buffer.Shape} {buffer.Comment}");
             }
 
-            w.Line($"return new ActivationPlan({string.Join(", ", activations.Select(b => Local(b.Name)))}, at);");
+            w.Line("};");
+            w.Line("long[] at = global::NetDsl.ArenaPlanner.Place(sizes, TrainingLives, InferenceLives, inferenceOnly, inferenceOnly ? ParameterLength : ActivationOffset, out long end);");
+            w.Line($"return new ActivationPlan({string.Join(", ", activations.Select((_, i) => $"at[{i}]"))}, end, inferenceOnly);");
         }
 
+        w.Line();
+    }
+
+    private static void EmitLives(SourceWriter w, string name, List<BufferPlan> tensors, NetDsl.BufferLife[] lives)
+    {
+        w.Line($"private static readonly global::NetDsl.BufferLife[] {name} =");
+        w.Line("{");
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            w.Line(lives[i].IsUsed ? $"    new({lives[i].First}, {lives[i].Last}), // {tensors[i].Name}" : $"    global::NetDsl.BufferLife.Unused, // {tensors[i].Name}");
+        }
+
+        w.Line("};");
         w.Line();
     }
 
@@ -175,13 +201,24 @@ public static class CpuEmitter
         w.Line("/// <param name=\"seed\">Seed of the weight initialisation and the dropout masks.</param>");
         w.Line("/// <param name=\"threads\">Threads each step runs on; 0 uses every processor.</param>");
         w.Line($"public {Naming.Identifier(spec.ClassName)}(int batchSize, int seed = 0, int threads = 0)");
-        w.Line("    : this(batchSize, seed, threads, PlaceActivations(batchSize))");
+        w.Line("    : this(batchSize, seed, threads, PlaceActivations(batchSize, inferenceOnly: false))");
         w.Line("{");
         w.Line("}");
         w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// Creates the network for inference only: its arena holds the parameters and the tensors Predict needs, reusing");
+        w.Line("/// memory between layers whose outputs are no longer read, and no gradients, optimizer state or training buffers.");
+        w.Line("/// Training it (TrainStep, ComputeGradients, Fit, checkpoints) throws <see cref=\"global::System.InvalidOperationException\"/>.");
+        w.Line("/// </summary>");
+        w.Line("/// <param name=\"batchSize\">The largest number of samples a Predict call runs at once.</param>");
+        w.Line("/// <param name=\"seed\">Seed of the weight initialisation (load weights to use trained ones).</param>");
+        w.Line("/// <param name=\"threads\">Threads each pass runs on; 0 uses every processor.</param>");
+        w.Line($"public static {Naming.Identifier(spec.ClassName)} ForInference(int batchSize, int seed = 0, int threads = 0)");
+        w.Line($"    => new {Naming.Identifier(spec.ClassName)}(batchSize, seed, threads, PlaceActivations(batchSize, inferenceOnly: true));");
+        w.Line();
         w.Line($"private {Naming.Identifier(spec.ClassName)}(int batchSize, int seed, int threads, ActivationPlan a)");
         string image = input.Count == 3 ? $", {input[0]}, {input[1]}, {input[2]}" : "";
-        using (w.Block($"    : base(batchSize, threads, seed, new global::NetDsl.NetworkLayout({network.InputSize}, {network.Last.OutputSize}, ParameterLength, a.{plan.InputBuffer}, a.{plan.OutputBuffer}, a.End{image}, Loss: global::NetDsl.Loss.{network.Loss}))"))
+        using (w.Block($"    : base(batchSize, threads, seed, new global::NetDsl.NetworkLayout({network.InputSize}, {network.Last.OutputSize}, ParameterLength, a.{plan.InputBuffer}, a.{plan.OutputBuffer}, a.End{image}, Loss: global::NetDsl.Loss.{network.Loss}, InferenceOnly: a.InferenceOnly))"))
         {
             w.Line("_a = a;");
             foreach (var layer in network.Layers)
@@ -337,21 +374,28 @@ public static class CpuEmitter
         w.Line("/// <inheritdoc/>");
         using (w.Block("protected override void Forward(int rows, bool training)"))
         {
-            foreach (var phase in plan.Forward)
+            if (Fuses(plan))
             {
-                bool trainingOnly = phase.Ops.All(o => o.Kind == OpKind.DropoutForward);
-                w.Line($"{(trainingOnly ? "if (training) " : "")}base.Dispatch(Job_{phase.Name}); // {phase.Comment}");
-            }
-
-            if (plan.InferenceTail.Count > 0)
-            {
+                // Predict's own program: convolutions apply the BatchNorm after them (and what follows it) in their epilogue.
                 using (w.Block("if (!training)"))
                 {
-                    foreach (var phase in plan.InferenceTail)
+                    foreach (var phase in Liveness.InferencePhases(plan))
                     {
                         w.Line($"base.Dispatch(Job_{phase.Name}); // {phase.Comment}");
                     }
+
+                    w.Line("return;");
                 }
+
+                w.Line();
+                foreach (var phase in plan.Forward)
+                {
+                    w.Line($"base.Dispatch(Job_{phase.Name}); // {phase.Comment}");
+                }
+            }
+            else
+            {
+                EmitSharedForward(w, plan);
             }
         }
 
@@ -385,6 +429,26 @@ public static class CpuEmitter
         }
 
         w.Line();
+    }
+
+    /// <summary>One forward pass for both programs: dropout passes run in training only, the Predict tail outside it.</summary>
+    private static void EmitSharedForward(SourceWriter w, ExecutionPlan plan)
+    {
+        foreach (var phase in plan.Forward)
+        {
+            w.Line($"{(Liveness.TrainingOnly(phase) ? "if (training) " : "")}base.Dispatch(Job_{phase.Name}); // {phase.Comment}");
+        }
+
+        if (plan.InferenceTail.Count > 0)
+        {
+            using (w.Block("if (!training)"))
+            {
+                foreach (var phase in plan.InferenceTail)
+                {
+                    w.Line($"base.Dispatch(Job_{phase.Name}); // {phase.Comment}");
+                }
+            }
+        }
     }
 
     private static void EmitJobs(SourceWriter w, ExecutionPlan plan)
@@ -457,7 +521,7 @@ public static class CpuEmitter
             case OpKind.MatMul:
             {
                 string range = SplitName(SplitOf(op));
-                w.Line($"{indent}global::NetDsl.Kernels.Gemm.Run<{ShapeName(plan, op)}, {Epilogue(op)}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, {range}_start, {range}_end, {op.P}{Extra(plan, op)});");
+                w.Line($"{indent}global::NetDsl.Kernels.Gemm.Run<{ShapeName(plan, op)}, {Epilogue(plan, op)}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, {range}_start, {range}_end, {op.P}{Extra(plan, op)});");
                 break;
             }
 
@@ -508,7 +572,7 @@ public static class CpuEmitter
             }
 
             case OpKind.ConvForward:
-                w.Line($"{indent}global::NetDsl.Kernels.Conv2D.Forward<{Naming.Shape(Layer(plan, op).Name)}, {Epilogue(op)}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, rows, part, parts{Extra(plan, op)});");
+                w.Line($"{indent}global::NetDsl.Kernels.Conv2D.Forward<{Naming.Shape(Layer(plan, op).Name)}, {Epilogue(plan, op)}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, rows, part, parts{Extra(plan, op)});");
                 break;
             case OpKind.ConvWeightGradient:
                 w.Line($"{indent}global::NetDsl.Kernels.Conv2D.WeightGradient<{Naming.Shape(Layer(plan, op).Name)}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.C)}, rows, part, parts);");
@@ -517,7 +581,7 @@ public static class CpuEmitter
                 w.Line($"{indent}global::NetDsl.Kernels.Conv2D.PrepareInputGradient<{Naming.Shape(Layer(plan, op).Name)}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.C)}, part, parts);");
                 break;
             case OpKind.ConvInputGradient:
-                w.Line($"{indent}global::NetDsl.Kernels.Conv2D.InputGradient<{Naming.Shape(Layer(plan, op).Name)}, {Epilogue(op)}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.Operands[0])}, {Ref(plan, op.C)}, rows, part, parts{Extra(plan, op)});");
+                w.Line($"{indent}global::NetDsl.Kernels.Conv2D.InputGradient<{Naming.Shape(Layer(plan, op).Name)}, {Epilogue(plan, op)}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.B!)}, {Ref(plan, op.Operands[0])}, {Ref(plan, op.C)}, rows, part, parts{Extra(plan, op)});");
                 break;
             case OpKind.PoolForward:
                 w.Line($"{indent}global::NetDsl.Kernels.Pooling.{(Layer(plan, op).Kind == LayerKind.MaxPool2D ? "Max" : "Avg")}Forward<{Naming.Shape(Layer(plan, op).Name)}>(base.Arena, {Ref(plan, op.A)}, {Ref(plan, op.C)}, rows, part, parts{FusedDropout(plan, op)});");
@@ -605,6 +669,13 @@ public static class CpuEmitter
                 break;
             }
 
+            case OpKind.FoldBatchNorm:
+            {
+                var o = op.Operands;
+                w.Line($"{indent}global::NetDsl.Kernels.BatchNorm.Fold(base.Arena, {o[0]}, {o[1]}, {o[4]}, {o[5]}, {(op.B is null ? "-1" : Ref(plan, op.B))}, {Ref(plan, op.C)}, {op.N}, {Float(Layer(plan, op).Spec.Epsilon)}, part, parts);");
+                break;
+            }
+
             case OpKind.ConcatBackward:
                 w.Line($"{indent}global::NetDsl.Kernels.Merge.CopyRows(base.Arena, {Ref(plan, op.A)} + {op.Offset}, {op.Stride}, {Ref(plan, op.C)}, {op.N}, {op.N}, {Count(op.M)}, part, parts);");
                 break;
@@ -613,11 +684,12 @@ public static class CpuEmitter
 
     private static ShapedLayer Layer(ExecutionPlan plan, KernelOp op) => plan.Network.Layers[op.Layer];
 
-    private static string Epilogue(KernelOp op) => op.Epilogue switch
+    private static string Epilogue(ExecutionPlan plan, KernelOp op) => op.Epilogue switch
     {
         EpilogueKind.None => "global::NetDsl.Kernels.Epilogue.None",
         EpilogueKind.BiasActivation => $"global::NetDsl.Kernels.Epilogue.BiasActivation<global::NetDsl.Kernels.Act.{op.Activation}>",
         EpilogueKind.Activation => $"global::NetDsl.Kernels.Epilogue.Activation<global::NetDsl.Kernels.Act.{op.Activation}>",
+        EpilogueKind.ScaleShiftActivation => $"global::NetDsl.Kernels.Epilogue.ScaleShift{(op.Aux is null ? "" : "Residual")}<global::NetDsl.Kernels.Act.{op.Activation}, {Naming.Shape(plan.Network.Layers[op.Layer].Name)}>",
         _ => $"global::NetDsl.Kernels.Epilogue.ActivationGradient<global::NetDsl.Kernels.Act.{op.Activation}>",
     };
 
@@ -646,7 +718,7 @@ public static class CpuEmitter
     private static bool SplitsItself(KernelOp op) => op.Kind is OpKind.ConvForward or OpKind.ConvWeightGradient or OpKind.ConvPrepare or OpKind.ConvInputGradient
         or OpKind.PoolForward or OpKind.PoolBackward or OpKind.DropoutForward or OpKind.DropoutBackward or OpKind.BatchNormForward or OpKind.BatchNormBackward
         or OpKind.ActivationForward or OpKind.ActivationBackward or OpKind.AddForward or OpKind.GradientAdd or OpKind.ConcatForward or OpKind.ConcatBackward
-        or OpKind.LrnForward or OpKind.LrnBackward;
+        or OpKind.LrnForward or OpKind.LrnBackward or OpKind.FoldBatchNorm;
 
     /// <summary>The channels (features) of each input of a concatenation, in order.</summary>
     private static IReadOnlyList<int> ConcatChannels(ExecutionPlan plan, KernelOp op) =>
@@ -709,7 +781,11 @@ public static class CpuEmitter
         }
     }
 
-    private static IEnumerable<Phase> AllPhases(ExecutionPlan plan) => plan.Forward.Concat(plan.InferenceTail).Concat(plan.Loss).Concat(plan.Backward);
+    private static IEnumerable<Phase> AllPhases(ExecutionPlan plan)
+        => plan.Forward.Concat(plan.InferenceForward.Where(p => !plan.Forward.Contains(p))).Concat(plan.InferenceTail).Concat(plan.Loss).Concat(plan.Backward);
+
+    /// <summary>Whether inference runs phases of its own (fused), rather than the training forward pass without its dropouts.</summary>
+    private static bool Fuses(ExecutionPlan plan) => plan.InferenceForward.Any(p => !plan.Forward.Contains(p));
 
     private static string ShapeName(ExecutionPlan plan, KernelOp op)
     {

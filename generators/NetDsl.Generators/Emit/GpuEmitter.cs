@@ -58,6 +58,9 @@ public static partial class GpuEmitter
 
     public static GeneratedSource Emit(ExecutionPlan plan)
     {
+        // The GPU runs the training forward pass for inference too (its BatchNorm pass is one memory-bound kernel per
+        // layer); it drops the plan's fused inference program and the folded BatchNorm buffers only that program uses.
+        plan = plan with { Buffers = plan.Buffers.Where(b => !b.BatchIndependent).ToEquatableArray(), InferenceForward = default };
         var network = plan.Network;
         var spec = network.Spec;
         var layout = GpuLayout.Of(plan);

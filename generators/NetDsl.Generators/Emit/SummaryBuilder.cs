@@ -45,12 +45,30 @@ public static class SummaryBuilder
         b.Append("Forward multiply-adds per sample: ").Append(Count(MultiplyAdds(network))).Append('\n');
         if (plan is not null)
         {
-            // [parameters | gradients | 2 optimizer-state mirrors | scratch] then every activation in its own buffer.
+            // Training: [parameters | gradients | 2 optimizer-state mirrors | scratch | per-batch tensors placed by their
+            // lives]; inference only: [parameters | what Predict touches, placed by its lives]. The naive sums give every
+            // tensor memory of its own. (The CPU kernels' weight re-layouts, sized by the kernels at run time, are left out.)
             long fixedFloats = (2 + Lowering.Lowerer.OptimizerStateSlots) * plan.ParameterLength + plan.ScratchLength;
-            var activations = plan.Buffers.Where(x => x.Region == Lowering.Region.Activations && x.SizedBy is null).Select(x => x.Size).ToList();
-            long At(int batch) => 4 * (fixedFloats + activations.Sum(size => Lowering.Lowerer.Padded(size * batch)));
-            b.Append("Arena: ").Append(Bytes(At(1))).Append(" at batch 1, ").Append(Bytes(At(32))).Append(" at batch 32 (parameters, gradients and optimizer state ")
-                .Append(Bytes(4 * fixedFloats)).Append("; activations ").Append(Bytes(4 * activations.Sum())).Append(" per sample)\n");
+            var tensors = Lowering.Liveness.Tensors(plan);
+            var (training, inference) = Lowering.Liveness.Of(plan);
+            var measured = Enumerable.Range(0, tensors.Count).Where(i => tensors[i].SizedBy is null).ToList();
+            long Arena(int batch, bool inferenceOnly)
+            {
+                long[] sizes = measured.Select(i => Size(i, batch)).ToArray();
+                NetDsl.ArenaPlanner.Place(sizes, measured.Select(i => training[i]).ToArray(), measured.Select(i => inference[i]).ToArray(), inferenceOnly, 0, out long end);
+                return 4 * ((inferenceOnly ? plan.ParameterLength : fixedFloats) + end);
+            }
+
+            long Naive(int batch, bool inferenceOnly) => 4 * ((inferenceOnly ? plan.ParameterLength : fixedFloats)
+                + measured.Where(i => inferenceOnly ? inference[i].IsUsed : training[i].IsUsed || inference[i].IsUsed).Sum(i => Size(i, batch)));
+            long Size(int i, int batch) => Lowering.Lowerer.Padded(tensors[i].Size * (tensors[i].BatchIndependent ? 1 : batch));
+
+            foreach (bool inferenceOnly in new[] { false, true })
+            {
+                b.Append(inferenceOnly ? "Arena for inference only: " : "Arena for training: ")
+                    .Append(Bytes(Arena(1, inferenceOnly))).Append(" at batch 1, ").Append(Bytes(Arena(32, inferenceOnly))).Append(" at batch 32 (naive sum of its tensors ")
+                    .Append(Bytes(Naive(1, inferenceOnly))).Append(" and ").Append(Bytes(Naive(32, inferenceOnly))).Append(")\n");
+            }
         }
 
         b.Append("Loss: ").Append(network.Loss).Append('\n');

@@ -21,10 +21,12 @@ public enum Region
 /// their block; activation buffers are <paramref name="Size"/> floats per sample, placed in order when the
 /// batch size is known. <paramref name="InferenceAlias"/> names the buffer that stands in for this one outside
 /// training (a dropout output is its input in inference). A <paramref name="Size"/> of -1 means "as long as the
-/// kernel of <paramref name="SizedBy"/> asks for" (known to the runtime, not the generator).
+/// kernel of <paramref name="SizedBy"/> asks for" (known to the runtime, not the generator). A
+/// <paramref name="BatchIndependent"/> activation-region buffer is <paramref name="Size"/> floats whatever the batch
+/// (placed with the per-batch tensors because it lives only during one program, e.g. a BatchNorm folded for inference).
 /// </summary>
 public sealed record BufferPlan(string Name, Region Region, long Offset, long Size, string Shape, string Comment,
-    string? InferenceAlias = null, string? SizedBy = null);
+    string? InferenceAlias = null, string? SizedBy = null, bool BatchIndependent = false);
 
 /// <summary>A dimension that is either a compile-time constant or a constant times the number of samples in the batch.</summary>
 public sealed record Dim(int Value, bool IsBatch)
@@ -88,6 +90,12 @@ public enum OpKind
     LrnForward,
     /// <summary>C = the input gradient of a local response normalisation from its input A and output gradient B; M pixels, N channels.</summary>
     LrnBackward,
+    /// <summary>
+    /// C[0..N) = shift, C[N..2N) = scale of a BatchNorm with its moving statistics (Operands: gamma, beta, moving mean,
+    /// moving variance), folding in the bias B of the convolution before it when B is set: what an
+    /// <see cref="EpilogueKind.ScaleShiftActivation"/> epilogue applies.
+    /// </summary>
+    FoldBatchNorm,
 }
 
 public enum EpilogueKind
@@ -96,6 +104,9 @@ public enum EpilogueKind
     BiasActivation,
     Activation,
     ActivationGradient,
+    /// <summary>f(acc * scale[j] + shift[j] (+ Aux)): a BatchNorm folded into the convolution before it (Bias = the folded
+    /// shift and scale, <see cref="OpKind.FoldBatchNorm"/>), plus the residual tensor Aux of an Add it feeds, then the activation.</summary>
+    ScaleShiftActivation,
 }
 
 /// <summary>Runs an op only when a runtime condition holds.</summary>
@@ -153,7 +164,9 @@ public sealed record Phase(string Name, string Comment, EquatableArray<KernelOp>
 
 /// <summary>
 /// Stage 4 output: the complete, backend-neutral program for one network — arena layout, forward phases
-/// (training and inference tails) and backward phases. The CPU emitter consumes it after adding its kernels' weight
+/// (training and inference tails) and backward phases. <c>InferenceForward</c> is the forward pass Predict may run
+/// instead: the same phases, except where a convolution absorbs the BatchNorm after it (and the activation or residual
+/// Add after that); a backend that does not fuse runs <c>Forward</c> for inference too. The CPU emitter consumes it after adding its kernels' weight
 /// re-layouts (Emit/CpuPlan); the GPU emitter consumes it as it is.
 /// </summary>
 public sealed record ExecutionPlan(
@@ -166,7 +179,8 @@ public sealed record ExecutionPlan(
     EquatableArray<Phase> Loss,
     EquatableArray<Phase> Backward,
     string InputBuffer,
-    string OutputBuffer);
+    string OutputBuffer,
+    EquatableArray<Phase> InferenceForward = default);
 
 /// <summary>Stage 3 result.</summary>
 public sealed record LoweringResult(ExecutionPlan? Plan, EquatableArray<DiagnosticInfo> Diagnostics);

@@ -255,6 +255,7 @@ public static class Lowerer
 
         // ---- Forward. ----
         var forward = new List<Phase>();
+        var forwardPhaseOf = new Phase?[layers.Count];
         for (int l = 0; l <= last; l++)
         {
             var layer = layers[l];
@@ -362,8 +363,10 @@ public static class Lowerer
                     continue; // no work: a view of its input
             }
 
-            forward.Add(new Phase(Naming.ForwardJob(layer.Name), describe, ops.ToEquatableArray()));
+            forward.Add(forwardPhaseOf[l] = new Phase(Naming.ForwardJob(layer.Name), describe, ops.ToEquatableArray()));
         }
+
+        var inferenceForward = InferenceForward(network, forwardPhaseOf, output, buffers, Single, l => ForwardMaskOf(l) is not null, logitsLayer);
 
         var head = layers[logitsLayer];
         string logits = output[logitsLayer]; // "Logits", or the buffer a Flatten views
@@ -733,7 +736,113 @@ public static class Lowerer
 
         return new ExecutionPlan(network, buffers.ToEquatableArray(), parameterLength, scratch,
             forward.ToEquatableArray(), inferenceTail.ToEquatableArray(), lossPhases.ToEquatableArray(), backward.ToEquatableArray(),
-            Input, outputs);
+            Input, outputs, inferenceForward.ToEquatableArray());
+    }
+
+    /// <summary>
+    /// The forward pass of inference: the training phases (a dropout's own pass left out), except that a convolution whose
+    /// only reader is a BatchNorm applies that BatchNorm with its moving statistics in its epilogue (per channel: the
+    /// statistics folded into one scale and shift, once per pass), and with it the element-wise Activation layer that
+    /// reads the BatchNorm, or the two-input residual Add it feeds (with the Add's activation, or the Activation layer
+    /// after it) when the Add's other input is ready by then. The layers it absorbs run no pass, and their outputs are
+    /// never written (their only readers are in the chain). The head (logits and the network output) is never absorbed.
+    /// </summary>
+    private static List<Phase> InferenceForward(ShapedNetwork network, Phase?[] forwardPhaseOf, string[] output,
+        List<BufferPlan> buffers, Func<int, int> single, Func<int, bool> writesDropoutMask, int logitsLayer)
+    {
+        var layers = network.Layers;
+        int last = layers.Count - 1;
+        var absorbed = new bool[layers.Count];
+        var ready = new bool[layers.Count];
+        var fused = new List<Phase>();
+        var folds = new List<KernelOp>();
+
+        // A layer that can end a fused chain: not the head, and an element-wise activation.
+        bool Absorbable(int k) => k >= 0 && k != last && k != logitsLayer && layers[k].Activation != ActivationKind.Softmax;
+        string In(int l) => layers[l].Producer < 0 ? Input : output[layers[l].Producer];
+
+        for (int l = 0; l <= last; l++)
+        {
+            var conv = layers[l];
+            if (absorbed[l])
+            {
+                continue;
+            }
+
+            int norm = single(l);
+            if (conv.Kind != LayerKind.Conv2D || conv.Activation != ActivationKind.Linear || writesDropoutMask(l)
+                || !Absorbable(norm) || layers[norm].Kind != LayerKind.BatchNorm || layers[norm].Producer != l)
+            {
+                ready[l] = true;
+                if (forwardPhaseOf[l] is { } phase && !Liveness.TrainingOnly(phase))
+                {
+                    fused.Add(phase);
+                }
+
+                continue;
+            }
+
+            // conv -> BatchNorm [-> Activation | -> Add(other) [-> Activation]]
+            var members = new List<int> { norm };
+            var activation = ActivationKind.Linear;
+            string? residual = null;
+            int next = single(norm);
+            if (Absorbable(next) && layers[next].Kind == LayerKind.Activation)
+            {
+                members.Add(next);
+                activation = layers[next].Activation;
+            }
+            else if (Absorbable(next) && layers[next].Kind == LayerKind.Add && layers[next].InputLayers.Count == 2)
+            {
+                int other = layers[next].InputLayers[0] == norm ? layers[next].InputLayers[1] : layers[next].InputLayers[0];
+                if (other != norm && (other < 0 || ready[other]))
+                {
+                    members.Add(next);
+                    activation = layers[next].Activation;
+                    residual = other < 0 ? Input : output[other];
+                    int after = single(next);
+                    if (activation == ActivationKind.Linear && Absorbable(after) && layers[after].Kind == LayerKind.Activation)
+                    {
+                        members.Add(after);
+                        activation = layers[after].Activation;
+                    }
+                }
+            }
+
+            int end = members[members.Count - 1];
+            var bn = layers[norm];
+            int channels = conv.Window!.OutC;
+            string folded = Naming.Folded(bn.Name);
+            buffers.Add(new BufferPlan(folded, Region.Activations, 0, 2L * channels, $"[2 x {channels}]",
+                $"{bn.Name} folded for inference: shift, then scale (moving statistics{(conv.Spec.UseBias ? ", " + conv.Name + " bias" : "")})", BatchIndependent: true));
+            folds.Add(new KernelOp(OpKind.FoldBatchNorm,
+                $"{folded} = shift and scale of {bn.Name} (gamma / sqrt(moving variance + eps), beta - (moving mean{(conv.Spec.UseBias ? " - " + B(conv) : "")}) * scale)",
+                norm, Guard.Always, Naming.MovingMean(bn.Name), conv.Spec.UseBias ? B(conv) : null, folded, Dim.Of(channels), channels, Dim.Of(0), false,
+                EpilogueKind.None, ActivationKind.Linear, null, null, BatchNormOperands(bn)));
+
+            string y = output[end];
+            string epilogue = residual is null ? $"conv * scale + shift" : $"conv * scale + shift + {residual}";
+            fused.Add(new Phase(Naming.InferenceJob(conv.Name),
+                $"{conv.Name}: Conv2D {Describe(conv.InputShape)} -> {Describe(conv.OutputShape)} with {string.Join(", ", members.Select(k => layers[k].Name))} fused (inference)",
+                new[]
+                {
+                    new KernelOp(OpKind.ConvForward, $"{y} = {activation}({epilogue}) with conv{conv.Window.KH}x{conv.Window.KW}({In(l)}, {W(conv)}), scale and shift from {folded}",
+                        l, Guard.Always, In(l), W(conv), y, Dim.Batch, channels, Dim.Of(0), false, EpilogueKind.ScaleShiftActivation, activation, folded, residual),
+                }.ToEquatableArray()));
+            foreach (int k in members)
+            {
+                absorbed[k] = true;
+            }
+
+            ready[end] = true;
+        }
+
+        if (folds.Count > 0)
+        {
+            fused.Insert(0, new Phase("Infer_BatchNormFolding", "every BatchNorm a convolution absorbs in inference: its moving statistics as one scale and shift per channel", folds.ToEquatableArray()));
+        }
+
+        return fused;
     }
 
     private static int Channels(ShapedLayer layer) => layer.InputShape.Count == 3 ? layer.InputShape[0] : layer.InputSize;

@@ -59,6 +59,8 @@ public static class Naming
     public static string ForwardJob(string layer) => "Forward_" + Id(layer);
     public static string BackwardJob(string layer) => "Backward_" + Id(layer);
     public static string AccumulateJob(string layer) => "Accumulate_" + Id(layer);
+    public static string InferenceJob(string layer) => "Infer_" + Id(layer);
+    public static string Folded(string layer) => Id(layer) + "_Folded";
     public static string ForwardShape(string layer) => Id(layer) + "_Forward";
     public static string WeightGradientShape(string layer) => Id(layer) + "_WeightGradient";
     public static string InputGradientShape(string layer) => Id(layer) + "_InputGradient";
@@ -69,6 +71,6 @@ public static class Naming
         W(layer), B(layer), DW(layer), DB(layer), WT(layer), Field(layer), InputGradientFlag(layer),
         "Job_" + ForwardJob(layer), "Job_" + BackwardJob(layer), "Job_" + DerivativeJob(layer), "Job_" + AccumulateJob(layer), ForwardShape(layer), WeightGradientShape(layer), InputGradientShape(layer),
         Gamma(layer), Beta(layer), MovingMean(layer), MovingVariance(layer), DGamma(layer), DBeta(layer), Shape(layer),
-        SavedMean(layer), SavedInvStd(layer), Prepared(layer), Out(layer),
+        SavedMean(layer), SavedInvStd(layer), Prepared(layer), Out(layer), "Job_" + InferenceJob(layer), Folded(layer),
     };
 }

@@ -124,6 +124,37 @@ public static unsafe class BatchNorm
     }
 
     /// <summary>
+    /// Folds the inference form of a BatchNorm (moving statistics) that follows a convolution into one scale and shift
+    /// per channel, for the convolution's epilogue (<see cref="Epilogue.ScaleShift{TAct, TShape}"/>):
+    /// <c>scale = gamma / sqrt(var + eps)</c> (as <see cref="InferenceForward"/> computes it) and
+    /// <c>shift = beta - (mean - bias) * scale</c>, written as <c>folded = [shift (channels) | scale (channels)]</c>.
+    /// </summary>
+    /// <param name="arena">The arena all offsets refer to.</param>
+    /// <param name="gamma">Offset of the per-channel scale.</param>
+    /// <param name="beta">Offset of the per-channel shift.</param>
+    /// <param name="movingMean">Offset of the per-channel moving mean.</param>
+    /// <param name="movingVar">Offset of the per-channel moving variance.</param>
+    /// <param name="bias">Offset of the convolution's bias, or -1 when it has none.</param>
+    /// <param name="folded">Offset of the 2 x <paramref name="channels"/> result.</param>
+    /// <param name="channels">Channels.</param>
+    /// <param name="epsilon">Added to the variance.</param>
+    /// <param name="part">This part, in [0, <paramref name="parts"/>).</param>
+    /// <param name="parts">Parts the work is split in, at least 1.</param>
+    public static void Fold(Arena arena, long gamma, long beta, long movingMean, long movingVar, long bias, long folded, int channels, float epsilon, int part, int parts)
+    {
+        KernelRange.CheckPart(part, parts);
+        var (c0, c1) = Partition.Range(Math.Max(channels, 0), part, parts);
+        float* p = arena.Pointer;
+        float* g = p + gamma, b = p + beta, m = p + movingMean, v = p + movingVar, shift = p + folded, scale = shift + channels;
+        for (int c = c0; c < c1; c++)
+        {
+            float s = g[c] / MathF.Sqrt(v[c] + epsilon);
+            scale[c] = s;
+            shift[c] = b[c] - ((m[c] - (bias >= 0 ? p[bias + c] : 0f)) * s);
+        }
+    }
+
+    /// <summary>
     /// Backward of <see cref="TrainingForward"/> (batch statistics): with <c>xhat = (x - mean) * invStd</c> and
     /// <c>N = rows</c>, <c>dbeta = sum(dy)</c>, <c>dgamma = sum(dy * xhat)</c> (both overwritten, when
     /// <paramref name="computeParameterGradients"/>) and

@@ -77,4 +77,36 @@ public static unsafe class Epilogue
         public static TV Apply<TS, TV>(TV acc, float* bias, float* aux) where TS : ISimd<TV> where TV : struct
             => TAct.Backward<TS, TV>(acc, TS.Load(aux));
     }
+
+    /// <summary>
+    /// <c>f(acc * scale[j] + shift[j])</c>: a convolution with the inference BatchNorm after it folded in. <c>bias</c> points
+    /// at column j of the folded block <c>[shift (Filters) | scale (Filters)]</c> (<see cref="BatchNorm.Fold"/>).
+    /// </summary>
+    public readonly struct ScaleShift<TAct, TShape> : IEpilogue where TAct : IActivation where TShape : IConvShape
+    {
+        /// <inheritdoc/>
+        public static bool UsesBias => true;
+        /// <inheritdoc/>
+        public static bool UsesAux => false;
+        /// <inheritdoc/>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV Apply<TS, TV>(TV acc, float* bias, float* aux) where TS : ISimd<TV> where TV : struct
+            => TAct.Forward<TS, TV>(TS.Fma(acc, TS.Load(bias + TShape.Filters), TS.Load(bias)));
+    }
+
+    /// <summary>
+    /// <c>f(acc * scale[j] + shift[j] + aux)</c>: as <see cref="ScaleShift{TAct, TShape}"/>, plus the residual tensor
+    /// <c>aux</c> (laid out like the output) of the Add the normalised convolution feeds.
+    /// </summary>
+    public readonly struct ScaleShiftResidual<TAct, TShape> : IEpilogue where TAct : IActivation where TShape : IConvShape
+    {
+        /// <inheritdoc/>
+        public static bool UsesBias => true;
+        /// <inheritdoc/>
+        public static bool UsesAux => true;
+        /// <inheritdoc/>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV Apply<TS, TV>(TV acc, float* bias, float* aux) where TS : ISimd<TV> where TV : struct
+            => TAct.Forward<TS, TV>(TS.Add(TS.Fma(acc, TS.Load(bias + TShape.Filters), TS.Load(bias)), TS.Load(aux)));
+    }
 }
