@@ -2,8 +2,16 @@
 # The GPU check: run on a machine with an NVIDIA GPU from the folder scripts/prepare-gpu-check.sh builds (or from the
 # repository, where it uses that folder's default location). It checks first that a GPU and its driver are there
 # (nvidia-smi, libcuda), then runs the check program: parity of every GPU test network with the CPU backend on CUDA,
-# MnistTransfer trained on CUDA and on the CPU, and the reference CNN's images/s (training step and inference at batch
-# 128 and 1024) with the device memory used. Exit code 0 only if every parity case passed.
+# MnistTransfer trained on CUDA and on the CPU, the reference CNN's images/s (training step and inference at batch
+# 128 and 1024) with the device memory used, and the model table (ResNet-18/50/101/152, VGG16/19, AlexNet, GoogLeNet at
+# 224 x 224 x 3): inference and training images/s at batch 32 next to the reference document's images/s. Exit code 0
+# only if every parity case passed. Arguments go to the check program; among them:
+#   --parity-only            parity alone
+#   --no-table               everything but the model table
+#   --table-only             the model table alone (exit code 0 when every model has its figures)
+#   --table-models A,B       some of the models (ResNet18 ResNet50 ResNet101 ResNet152 Vgg16 Vgg19 AlexNet GoogLeNet)
+#   --table-batch N, --table-seconds S (per timed loop, 1.5), --table-cap S (420: no model starts past it)
+#   --table-smoke            the table's code path at batch 1, one step, on any device (with --allow-cpu semantics)
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 bin="$here/bin/NetDsl.GpuCheck"

@@ -15,19 +15,46 @@ using NetDsl.Training;
 //      the tiled kernels and with the per-element kernels;
 //   2. MnistTransfer (Keras' mnist_transfer_cnn recipe, 5 + 5 epochs) on CUDA, accuracies next to the CPU's;
 //   3. images/s of the reference CNN's training step and inference at batch 128 and 1024, and device memory used, for
-//      each kernel form.
+//      each kernel form;
+//   4. the model table (src/NetDsl.Models) at 224 x 224 x 3: inference and training images/s at batch 32 next to the
+//      reference document's images/s (ModelTable.cs).
 // Exit code 0 when every parity case passes, 1 otherwise; --allow-cpu runs it on ILGPU's CPU accelerator (slow),
-// --parity-only stops after 1, --quick runs one epoch per phase and a few steps per throughput figure.
+// --parity-only stops after 1, --quick runs one epoch per phase and a few steps per throughput figure, --no-table
+// leaves 4 out. --table-only runs 4 alone (exit code 0 when every model has its figures, 1 otherwise); --table-smoke
+// runs 4's code path on the reference CNN (or on the --table-models given) at batch 1, one step per figure, no warm-up,
+// on any device (the check of the table without a GPU). 4's settings: --table-models ResNet50,Vgg16 (default: all
+// eight), --table-batch N (32), --table-seconds S per timed loop (1.5), --table-cap S (420: no model starts, or is
+// predicted to finish loading its kernels, after the table has run this long).
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-bool allowCpu = args.Contains("--allow-cpu");
+bool tableSmoke = args.Contains("--table-smoke");
+bool allowCpu = args.Contains("--allow-cpu") || tableSmoke;
 bool quick = args.Contains("--quick");
 bool parityOnly = args.Contains("--parity-only"); // the check of the check on a machine without a GPU
+bool tableOnly = args.Contains("--table-only") || tableSmoke;
+bool table = !args.Contains("--no-table");
+var tableOptions = new ModelTable.Options(
+    Batch: tableSmoke ? 1 : (int)Setting("--table-batch", 32),
+    Seconds: tableSmoke ? 0 : Setting("--table-seconds", quick ? 0.3 : 1.5),
+    Iterations: tableSmoke ? 1 : quick ? 2 : 3,
+    Warmup: tableSmoke ? 0 : 2,
+    CapSeconds: Setting("--table-cap", 420),
+    Models: Value("--table-models")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+    Smoke: tableSmoke);
 using var device = GpuDevice.CreateDefault();
 Console.WriteLine($"device: {device.Description}");
 if (device.Kind != GpuKind.Cuda && !allowCpu)
 {
     Console.Error.WriteLine("no CUDA device: nothing to check (pass --allow-cpu to run on ILGPU's CPU accelerator)");
     return 2;
+}
+
+if (tableOnly)
+{
+    Console.WriteLine();
+    Console.WriteLine(tableSmoke ? "== 4. model table, smoke: the same code path at batch 1, one step per figure" : "== 4. model table (src/NetDsl.Models) on the device, 224 x 224 x 3");
+    int missing = ModelTable.Run(device, tableOptions);
+    Console.WriteLine(missing == 0 ? "model table: every model measured" : $"model table: {missing} model(s) without figures");
+    return missing == 0 ? 0 : 1;
 }
 
 // The same device with the other kernel form: per-element kernels on CUDA (the tiled ones are the default there), tiled
@@ -135,9 +162,26 @@ foreach (int batch in new[] { 128, 1024 })
     Console.WriteLine($"{target.KernelForm,-10} batch {batch,4}: training {trainRate,12:N0} images/s ({session.LastStepLaunches} launches + optimizer per step), inference {inferRate,12:N0} images/s, device arena {session.DeviceBytes / (1024.0 * 1024):F1} MiB");
 }
 
+if (table)
+{
+    Console.WriteLine();
+    Console.WriteLine("== 4. model table (src/NetDsl.Models) on the device, 224 x 224 x 3");
+    int missing = ModelTable.Run(device, tableOptions);
+    Console.WriteLine(missing == 0 ? "model table: every model measured" : $"model table: {missing} model(s) without figures");
+}
+
 Console.WriteLine();
 Console.WriteLine(failures == 0 ? "parity: all cases passed" : $"parity: {failures} case(s) FAILED");
 return failures == 0 ? 0 : 1;
+
+string? Value(string flag)
+{
+    int at = Array.IndexOf(args, flag);
+    return at >= 0 && at + 1 < args.Length ? args[at + 1] : null;
+}
+
+double Setting(string flag, double fallback) =>
+    Value(flag) is { } text ? double.Parse(text, CultureInfo.InvariantCulture) : fallback;
 
 static double Phase(Model model, Dataset train, Dataset test, int epochs)
 {
