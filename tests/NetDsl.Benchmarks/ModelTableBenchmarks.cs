@@ -1,5 +1,7 @@
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Engines;
+using BenchmarkDotNet.Jobs;
 using NetDsl.Models;
 using NetDsl.Optimizers;
 
@@ -9,13 +11,16 @@ namespace NetDsl.Benchmarks;
 /// The model table (src/NetDsl.Models) on the CPU at 224 x 224 x 3, 2 threads (the CI machine's cores): inference at
 /// batch 1 and batch 32 (networks built with <c>ForInference</c>: BatchNorm, activation and residual Add fused into the
 /// convolutions, the arena planned from inference lifetimes) and one SGD training step at batch 32. One call is one
-/// batch, seconds long for the big models, so the job measures single calls (3 after 1 warm-up).
+/// batch, seconds long for the big models, so the job measures single calls (3 after 1 warm-up), with tiered
+/// compilation off: a big model's kernels are generic instantiations called once per pass (GoogLeNet has ~60 distinct
+/// convolution shapes), which would otherwise still run their unoptimised first tier after a few calls (as a Native-AOT
+/// trainer never does).
 /// images/s = batch / mean time; GFLOP/s = 2 x the summary's multiply-adds per image x images/s (x 3 for a training
 /// step: forward, input gradient, weight gradient); compare with <see cref="PeakBenchmarks"/> from the same run
 /// (x 2 threads). Run with
 /// <c>dotnet run -c Release --project tests/NetDsl.Benchmarks -- --filter '*ModelTable*' '*FmaPeak512*'</c>.
 /// </summary>
-[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 1, iterationCount: 3)]
+[Config(typeof(FullyOptimized))]
 public class ModelTableBenchmarks
 {
     private const int Threads = 2;
@@ -73,6 +78,13 @@ public class ModelTableBenchmarks
         _labels = Enumerable.Range(0, batch).Select(_ => random.Next(_model.OutputSize)).ToArray();
         _output = new float[batch * _model.OutputSize];
         Console.WriteLine($"// {Model}: arena {_model.ArenaBytes / (1024.0 * 1024):N1} MiB at batch {batch}{(inferenceOnly ? " (inference only)" : "")}");
+    }
+
+    /// <summary>Single calls (3 after 1 warm-up), every method compiled fully optimised at its first call.</summary>
+    private sealed class FullyOptimized : ManualConfig
+    {
+        public FullyOptimized() => AddJob(Job.Default.WithStrategy(RunStrategy.Monitoring).WithLaunchCount(1).WithWarmupCount(1).WithIterationCount(3)
+            .WithEnvironmentVariables(new EnvironmentVariable("DOTNET_TieredCompilation", "0")));
     }
 
     private static Network Create(string model, int batch, bool inferenceOnly) => (model, inferenceOnly) switch
