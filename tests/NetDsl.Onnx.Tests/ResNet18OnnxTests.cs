@@ -57,3 +57,17 @@ public class ResNet18OnnxTests(ITestOutputHelper output)
     private static void WriteArtifact(string name, string text) =>
         File.WriteAllText(Path.Combine(AppContext.BaseDirectory, name), text);
 }
+
+public class CntkResNet18TrunkTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void The_declared_trunk_has_the_onnx_files_parameter_count()
+    {
+        output.WriteLine(CntkResNet18Trunk.Summary);
+
+        // 15,908,800 floats in ResNet18.onnx's initializers: weights, BatchNorm scales and shifts, and the 11,648 moving
+        // means and variances, which NetDsl counts as non-trainable parameters (as Keras does).
+        Assert.Contains("Total params: 15,908,800", CntkResNet18Trunk.Summary);
+        Assert.Contains("Non-trainable params: 11,648", CntkResNet18Trunk.Summary);
+    }
+}
