@@ -24,6 +24,16 @@ public class ResNet18OnnxTests(ITestOutputHelper output)
         Assert.Equal("AveragePool", file.Graph.Node[^1].OpType);
         long parameters = file.Graph.Initializer.Where(t => t.DataType == 1).Sum(t => t.Dims.Aggregate(1L, (a, b) => a * b));
         Assert.Equal(15_908_800, parameters);
+
+        // Every BatchNormalization: epsilon 1e-5, and moving variances that are non-negative (so folding is safe).
+        foreach (var bn in file.Graph.Node.Where(n => n.OpType == "BatchNormalization"))
+        {
+            Assert.Equal(1e-5f, bn.Attribute.Single(a => a.Name == "epsilon").F);
+            Assert.All(OnnxModelFile.ReadFloats(file.Initializer(bn.Input[4])), v => Assert.True(v >= 0, $"{bn.Name}: variance {v}"));
+        }
+
+        // No convolution has a bias.
+        Assert.All(file.Graph.Node.Where(n => n.OpType == "Conv"), c => Assert.Equal(2, c.Input.Count));
     }
 
     [SkippableFact]
