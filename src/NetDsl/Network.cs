@@ -72,6 +72,11 @@ public abstract partial class Network : Model, IParallelJob
     /// <inheritdoc/>
     public override Loss Loss => Layout.Loss;
 
+    /// <summary>Shape of one input sample: (channels, height, width) for images, (features) otherwise.</summary>
+    public ReadOnlySpan<int> InputShape => Layout.InputChannels > 0
+        ? new[] { Layout.InputChannels, Layout.InputHeight, Layout.InputWidth }
+        : new[] { Layout.InputSize };
+
     /// <summary>The network itself: on the CPU the callbacks see the network they train.</summary>
     public override Network HostNetwork => this;
 
@@ -259,6 +264,24 @@ public abstract partial class Network : Model, IParallelJob
 
     /// <summary>Registers the layer views (called once by the generated constructor).</summary>
     protected void SetLayers(params Layer[] layers) => _layers = layers;
+
+    /// <summary>
+    /// Registers what each layer reads (called once by the generated constructor, after <see cref="SetLayers"/>):
+    /// <paramref name="sources"/>[i] lists the indices of the layers layer i reads, in order, -1 for the network input.
+    /// </summary>
+    protected void SetGraph(int[][] sources)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        if (sources.Length != _layers.Length)
+        {
+            throw new ArgumentException($"{_layers.Length} layers need as many source lists, but there are {sources.Length}.", nameof(sources));
+        }
+
+        for (int i = 0; i < sources.Length; i++)
+        {
+            _layers[i].SetSources([.. sources[i].Select(p => p < 0 ? null : p < i ? _layers[p] : throw new ArgumentException($"Layer {i} reads layer {p}, which is not before it.", nameof(sources)))]);
+        }
+    }
 
     /// <summary>Runs the forward pass on the staged batch of <paramref name="rows"/> samples.</summary>
     protected abstract void Forward(int rows, bool training);

@@ -234,6 +234,7 @@ public static class CpuEmitter
             }
 
             w.Line($"base.SetLayers({string.Join(", ", network.Layers.Select(Field))});");
+            w.Line($"base.SetGraph(new int[][] {{ {string.Join(", ", network.Layers.Select(l => $"new[] {{ {string.Join(", ", l.InputLayers)} }}"))} }});");
             w.Line("var random = new global::NetDsl.DeterministicRandom(unchecked((ulong)seed));");
             foreach (var layer in network.Layers)
             {

@@ -9,6 +9,7 @@ public abstract class Layer
     private readonly Network _owner;
     private readonly int[] _outputShape;
     private LayerTensor[]? _tensors;
+    private Layer?[] _sources = [];
 
     /// <summary>Creates the view (called by generated code).</summary>
     /// <param name="owner">The network.</param>
@@ -39,6 +40,15 @@ public abstract class Layer
 
     /// <summary>The layer type as the summary shows it (e.g. "Dense").</summary>
     public abstract string Kind { get; }
+
+    /// <summary>
+    /// The layers whose outputs this layer reads, in order (one for most layers, several for merge layers); null
+    /// stands for the network's input. Tools that walk the network as a graph (ONNX import and export) read this.
+    /// </summary>
+    public IReadOnlyList<Layer?> Sources => _sources;
+
+    /// <summary>Sets <see cref="Sources"/> (the generated constructor, through <c>Network.SetGraph</c>).</summary>
+    internal void SetSources(Layer?[] sources) => _sources = sources;
 
     /// <summary>Shape of one sample of the layer's output (without the batch dimension).</summary>
     public ReadOnlySpan<int> OutputShape => _outputShape;
