@@ -293,7 +293,57 @@ public abstract partial class Network : Model, IParallelJob
     protected abstract void ExecuteJob(int job, int part, int parts);
 
     /// <summary>Runs generated job <paramref name="job"/> on all threads and waits for it.</summary>
-    protected void Dispatch(int job) => _pool.Run(this, job);
+    protected void Dispatch(int job)
+    {
+        if (_phaseTicks is null)
+        {
+            _pool.Run(this, job);
+            return;
+        }
+
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        _pool.Run(this, job);
+        _phaseTicks[job] += System.Diagnostics.Stopwatch.GetTimestamp() - start;
+        _phaseCalls![job]++;
+    }
+
+    private long[]? _phaseTicks;
+    private int[]? _phaseCalls;
+
+    /// <summary>
+    /// Whether every phase (one fused kernel pass: a layer's forward, its backward, the loss, ...) is timed, for
+    /// <see cref="PhaseTimings"/>. Off by default; timing costs two clock reads per phase. Setting it to true
+    /// (again) starts from zero.
+    /// </summary>
+    public bool Profiling
+    {
+        get => _phaseTicks is not null;
+        set
+        {
+            _phaseTicks = value ? new long[PhaseNames.Count] : null;
+            _phaseCalls = value ? new int[PhaseNames.Count] : null;
+        }
+    }
+
+    /// <summary>The phases the generated code dispatches, by job number: name and what it computes.</summary>
+    protected virtual IReadOnlyList<(string Name, string Description)> PhaseNames => [];
+
+    /// <summary>
+    /// Where the time went since <see cref="Profiling"/> was switched on: each phase that ran, with its calls and total
+    /// wall time, slowest first (a per-layer profile: phases are named after their layer, e.g. <c>Forward_Conv1</c>).
+    /// </summary>
+    public IReadOnlyList<PhaseTiming> PhaseTimings()
+    {
+        if (_phaseTicks is null)
+        {
+            return [];
+        }
+
+        var names = PhaseNames;
+        return [.. Enumerable.Range(0, _phaseTicks.Length).Where(j => _phaseCalls![j] > 0)
+            .Select(j => new PhaseTiming(names[j].Name, names[j].Description, _phaseCalls![j], System.Diagnostics.Stopwatch.GetElapsedTime(0, _phaseTicks[j])))
+            .OrderByDescending(t => t.Total)];
+    }
 
     /// <summary>Adds a part's loss sum (each part writes its own slot: no contention).</summary>
     protected void AddLoss(int part, float sum) => _lossPartials[part] += sum;
@@ -416,3 +466,10 @@ public abstract partial class Network : Model, IParallelJob
         return inputs.Length / InputSize;
     }
 }
+
+/// <summary>One phase of a generated network's passes, as <see cref="Network.PhaseTimings"/> measured it.</summary>
+/// <param name="Phase">The phase's name (e.g. <c>Forward_Conv1</c>, <c>Infer_Layer1_0_Conv2</c>, <c>Backward_Dense</c>).</param>
+/// <param name="Description">What it computes (the generated code's comment).</param>
+/// <param name="Calls">How often it ran.</param>
+/// <param name="Total">Wall time of all its runs.</param>
+public readonly record struct PhaseTiming(string Phase, string Description, int Calls, TimeSpan Total);

@@ -81,7 +81,7 @@ public class ModelTableBenchmarks
     }
 
     /// <summary>Single calls (3 after 1 warm-up), every method compiled fully optimised at its first call.</summary>
-    private sealed class FullyOptimized : ManualConfig
+    internal sealed class FullyOptimized : ManualConfig
     {
         public FullyOptimized() => AddJob(Job.Default.WithStrategy(RunStrategy.Monitoring).WithLaunchCount(1).WithWarmupCount(1).WithIterationCount(3)
             .WithEnvironmentVariables(new EnvironmentVariable("DOTNET_TieredCompilation", "0")));

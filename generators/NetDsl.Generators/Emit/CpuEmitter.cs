@@ -372,6 +372,19 @@ public static class CpuEmitter
         }
 
         w.Line();
+        w.Line("/// <summary>The phases by job number, for profiles (<see cref=\"global::NetDsl.Network.PhaseTimings\"/>).</summary>");
+        w.Line("private static readonly (string Name, string Description)[] Phases =");
+        w.Line("{");
+        foreach (var job in jobs)
+        {
+            w.Line($"    ({Literal(job.Name)}, {Literal(job.Comment)}),");
+        }
+
+        w.Line("};");
+        w.Line();
+        w.Line("/// <inheritdoc/>");
+        w.Line("protected override global::System.Collections.Generic.IReadOnlyList<(string Name, string Description)> PhaseNames => Phases;");
+        w.Line();
         w.Line("/// <inheritdoc/>");
         using (w.Block("protected override void Forward(int rows, bool training)"))
         {
