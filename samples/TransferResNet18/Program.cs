@@ -1,16 +1,9 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
-using System.Runtime.InteropServices;
 using System.Text;
-using FashionMnist;
 using NetDsl;
 using NetDsl.Data;
-using NetDsl.IO;
-using NetDsl.Metrics;
 using NetDsl.Onnx;
-using NetDsl.Optimizers;
-using NetDsl.Training;
 using TransferResNet18;
 
 // Transfer learning (issue 11): the pretrained ResNet-18 trunk of NuGet Microsoft.ML.DnnImageFeaturizer.ResNet18, frozen,
