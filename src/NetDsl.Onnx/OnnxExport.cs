@@ -54,7 +54,7 @@ public static class OnnxExport
                 {
                     var (top, bottom) = Pads(conv.Padding, conv.PadHeight, inputOf(conv)[1], conv.OutputShape[1], conv.KernelHeight, conv.StrideHeight);
                     var (left, right) = Pads(conv.Padding, conv.PadWidth, inputOf(conv)[2], conv.OutputShape[2], conv.KernelWidth, conv.StrideWidth);
-                    graph.Initializer.Add(Tensor($"{layer.Name}.kernel", HwioToOihw(conv.Weights, conv.KernelHeight, conv.KernelWidth, conv.InputChannels, conv.Filters),
+                    graph.Initializer.Add(Tensor($"{layer.Name}.kernel", OnnxLayout.Kernel(conv.Weights, conv.Filters, conv.InputChannels, conv.KernelHeight, conv.KernelWidth, toOnnx: true),
                         conv.Filters, conv.InputChannels, conv.KernelHeight, conv.KernelWidth));
                     var node = Node("Conv", layer.Name, [x, $"{layer.Name}.kernel"], Core(layer, y));
                     if (conv.UseBias)
@@ -96,7 +96,7 @@ public static class OnnxExport
                         graph.Node.Add(Node("Flatten", flat, [x], flat));
                     }
 
-                    graph.Initializer.Add(Tensor($"{layer.Name}.kernel", DenseRowsChannelsFirst(dense), dense.Inputs, dense.Units));
+                    graph.Initializer.Add(Tensor($"{layer.Name}.kernel", OnnxLayout.DenseRows(dense, dense.Weights.ToArray(), toOnnx: true), dense.Inputs, dense.Units));
                     var node = Node("Gemm", layer.Name, [flat, $"{layer.Name}.kernel"], Core(layer, y));
                     if (dense.UseBias)
                     {
@@ -221,14 +221,7 @@ public static class OnnxExport
     /// <summary>What Predict applies after the last layer, if the last layer does not: softmax or sigmoid for the cross-entropies.</summary>
     internal static Activation? HeadActivation(Loss loss, Layer last)
     {
-        var own = last switch
-        {
-            DenseLayer d => d.Activation,
-            Conv2DLayer c => c.Activation,
-            MergeLayer m => m.Activation,
-            ActivationLayer a => a.Activation,
-            _ => Activation.Linear,
-        };
+        var own = OnnxLayout.OutputActivation(last);
         var wanted = loss switch
         {
             Loss.SparseCategoricalCrossEntropy or Loss.CategoricalCrossEntropy => Activation.Softmax,
@@ -243,13 +236,7 @@ public static class OnnxExport
     /// <summary>The output name of a layer's core op: its own name when no activation follows, else a name for the pre-activation.</summary>
     private static string Core(Layer layer, string y) => HasActivation(layer) ? $"{layer.Name}.preactivation" : y;
 
-    private static bool HasActivation(Layer layer) => layer switch
-    {
-        Conv2DLayer c => c.Activation != Activation.Linear,
-        DenseLayer d => d.Activation != Activation.Linear,
-        MergeLayer { Concatenates: false } m => m.Activation != Activation.Linear,
-        _ => false,
-    };
+    private static bool HasActivation(Layer layer) => OnnxLayout.FusedActivation(layer) != Activation.Linear;
 
     private static void AddActivation(GraphProto graph, Layer layer, Activation activation, string y, string? input = null, string? name = null)
     {
@@ -259,15 +246,8 @@ public static class OnnxExport
             return; // no activation: the core op wrote y
         }
 
-        var node = activation switch
-        {
-            Activation.Linear => Node("Identity", name ?? $"{layer.Name}.identity", [input], y),
-            Activation.ReLU => Node("Relu", name ?? $"{layer.Name}.relu", [input], y),
-            Activation.Sigmoid => Node("Sigmoid", name ?? $"{layer.Name}.sigmoid", [input], y),
-            Activation.Tanh => Node("Tanh", name ?? $"{layer.Name}.tanh", [input], y),
-            Activation.Softmax => Node("Softmax", name ?? $"{layer.Name}.softmax", [input], y),
-            _ => throw new NotSupportedException($"Layer '{layer.Name}': activation {activation} has no ONNX export."),
-        };
+        string op = OnnxLayout.OpType(activation);
+        var node = Node(op, name ?? $"{layer.Name}.{op.ToLowerInvariant()}", [input], y);
         if (activation == Activation.Softmax)
         {
             node.Attribute.Add(Int("axis", layer.OutputShape.Length == 1 ? 1 : -1));
@@ -286,58 +266,6 @@ public static class OnnxExport
         }
 
         return (explicitPad, explicitPad);
-    }
-
-    /// <summary>A dense layer's kernel with its rows in ONNX's flattening order (channels first) when it reads an image.</summary>
-    private static float[] DenseRowsChannelsFirst(DenseLayer dense)
-    {
-        float[] w = dense.Weights.ToArray();
-        var source = dense.Sources[0];
-        while (source is FlattenLayer or DropoutLayer)
-        {
-            source = source.Sources[0];
-        }
-
-        int[] shape = source?.OutputShape.ToArray() ?? [];
-        if (shape.Length != 3)
-        {
-            return w;
-        }
-
-        int c = shape[0], h = shape[1], wd = shape[2], units = dense.Units;
-        var result = new float[w.Length];
-        for (int ch = 0; ch < c; ch++)
-        {
-            for (int y = 0; y < h; y++)
-            {
-                for (int x = 0; x < wd; x++)
-                {
-                    Array.Copy(w, (long)((y * wd + x) * c + ch) * units, result, (long)((ch * h + y) * wd + x) * units, units);
-                }
-            }
-        }
-
-        return result;
-    }
-
-    private static float[] HwioToOihw(ReadOnlySpan<float> w, int kh, int kw, int channels, int filters)
-    {
-        var result = new float[w.Length];
-        for (int y = 0; y < kh; y++)
-        {
-            for (int x = 0; x < kw; x++)
-            {
-                for (int i = 0; i < channels; i++)
-                {
-                    for (int o = 0; o < filters; o++)
-                    {
-                        result[(((o * channels) + i) * kh + y) * kw + x] = w[((((y * kw) + x) * channels) + i) * filters + o];
-                    }
-                }
-            }
-        }
-
-        return result;
     }
 
     private static NodeProto Node(string op, string name, string[] inputs, string output)

@@ -54,7 +54,7 @@ public static class OnnxWeights
     /// <summary>A NetDsl op: a layer's core op, or the activation fused into it (<see cref="IsActivation"/>).</summary>
     private readonly record struct NetOp(Layer Layer, bool IsActivation)
     {
-        public override string ToString() => IsActivation ? $"{Layer.Name} ({ActivationOf(Layer)})" : $"{Layer.Name} ({Layer.Kind})";
+        public override string ToString() => IsActivation ? $"{Layer.Name} ({OnnxLayout.FusedActivation(Layer)})" : $"{Layer.Name} ({Layer.Kind})";
     }
 
     private sealed class Matcher
@@ -106,7 +106,7 @@ public static class OnnxWeights
             // softmax on logits): step over it.
             string output = _model.Graph.Output[0].Name;
             if (OnnxExport.HeadActivation(_network.Loss, layers[^1]) is { } head && _producers.TryGetValue(output, out var last)
-                && last.Node.OpType == OnnxActivation(head))
+                && last.Node.OpType == OnnxLayout.OpType(head))
             {
                 output = last.Node.Input[0];
             }
@@ -118,7 +118,7 @@ public static class OnnxWeights
         }
 
         /// <summary>The op that produces a layer's output: its fused activation when it has one.</summary>
-        private static NetOp? Top(Layer? layer) => layer is null ? null : new NetOp(layer, ActivationOf(layer) is not Activation.Linear);
+        private static NetOp? Top(Layer? layer) => layer is null ? null : new NetOp(layer, OnnxLayout.FusedActivation(layer) is not Activation.Linear);
 
         /// <summary>The op below <paramref name="op"/> reading input <paramref name="i"/>.</summary>
         private static NetOp? Below(NetOp op, int i) => op.IsActivation ? new NetOp(op.Layer, false) : Top(op.Layer.Sources[i]);
@@ -258,7 +258,7 @@ public static class OnnxWeights
             why = null;
             if (op.IsActivation)
             {
-                string expected = OnnxActivation(ActivationOf(op.Layer));
+                string expected = OnnxLayout.OpType(OnnxLayout.FusedActivation(op.Layer));
                 why = node.OpType == expected ? null : $"it is {node.OpType}, the layer applies {expected}";
                 return why is null;
             }
@@ -326,7 +326,7 @@ public static class OnnxWeights
                     why = node.OpType == "Pad" ? null : $"it is {node.OpType}, not Pad";
                     return why is null;
                 case ActivationLayer activation:
-                    string act = OnnxActivation(activation.Activation);
+                    string act = OnnxLayout.OpType(activation.Activation);
                     why = node.OpType == act ? null : $"it is {node.OpType}, not {act}";
                     return why is null;
                 default:
@@ -358,7 +358,7 @@ public static class OnnxWeights
                     case Conv2DLayer conv:
                     {
                         float[] w = Tensor(node, 1, layer, [conv.Filters, conv.InputChannels, conv.KernelHeight, conv.KernelWidth], "kernel", loaded);
-                        writes.Add((() => conv.Weights, OihwToHwio(w, conv.Filters, conv.InputChannels, conv.KernelHeight, conv.KernelWidth)));
+                        writes.Add((() => conv.Weights, OnnxLayout.Kernel(w, conv.Filters, conv.InputChannels, conv.KernelHeight, conv.KernelWidth, toOnnx: false)));
                         BiasOf(node, 2, conv.UseBias, conv.Filters, layer, loaded, v => writes.Add((() => conv.Bias, v)));
                         break;
                     }
@@ -394,7 +394,7 @@ public static class OnnxWeights
                         }
 
                         float[] w = Tensor(node, 1, layer, transposed ? [dense.Units, dense.Inputs] : [dense.Inputs, dense.Units], "kernel", loaded);
-                        writes.Add((() => dense.Weights, DenseRows(dense, transposed ? Transpose(w, dense.Units, dense.Inputs) : w)));
+                        writes.Add((() => dense.Weights, OnnxLayout.DenseRows(dense, transposed ? Transpose(w, dense.Units, dense.Inputs) : w, toOnnx: false)));
                         BiasOf(node, 2, dense.UseBias, dense.Units, layer, loaded, v => writes.Add((() => dense.Bias, v)));
                         break;
                     }
@@ -446,63 +446,6 @@ public static class OnnxWeights
             }
         }
 
-        /// <summary>ONNX flattens an image channels first, NetDsl channels last: re-order a dense layer's rows to match.</summary>
-        private static float[] DenseRows(DenseLayer dense, float[] w)
-        {
-            var source = SkipFlattenSource(dense);
-            if (source is null || source.OutputShape.Length != 3)
-            {
-                return w;
-            }
-
-            int c = source.OutputShape[0], h = source.OutputShape[1], wd = source.OutputShape[2], units = dense.Units;
-            var result = new float[w.Length];
-            for (int ch = 0; ch < c; ch++)
-            {
-                for (int y = 0; y < h; y++)
-                {
-                    for (int x = 0; x < wd; x++)
-                    {
-                        int onnxRow = (ch * h + y) * wd + x, netRow = (y * wd + x) * c + ch;
-                        Array.Copy(w, (long)onnxRow * units, result, (long)netRow * units, units);
-                    }
-                }
-            }
-
-            return result;
-        }
-
-        private static Layer? SkipFlattenSource(DenseLayer dense)
-        {
-            var source = dense.Sources[0];
-            while (source is FlattenLayer or DropoutLayer)
-            {
-                source = source.Sources[0];
-            }
-
-            return source is not null && dense.Sources[0] is FlattenLayer or DropoutLayer ? source : null;
-        }
-
-        private static float[] OihwToHwio(float[] w, int filters, int channels, int kh, int kw)
-        {
-            var result = new float[w.Length];
-            for (int o = 0; o < filters; o++)
-            {
-                for (int i = 0; i < channels; i++)
-                {
-                    for (int y = 0; y < kh; y++)
-                    {
-                        for (int x = 0; x < kw; x++)
-                        {
-                            result[((((y * kw) + x) * channels) + i) * filters + o] = w[(((o * channels) + i) * kh + y) * kw + x];
-                        }
-                    }
-                }
-            }
-
-            return result;
-        }
-
         private static float[] Transpose(float[] w, int rows, int columns)
         {
             var result = new float[w.Length];
@@ -529,23 +472,6 @@ public static class OnnxWeights
 
         private InvalidDataException Invalid(string why) => new($"'{_model.Source}' cannot be loaded into {_network.GetType().Name}: {why}.");
     }
-
-    private static Activation ActivationOf(Layer layer) => layer switch
-    {
-        Conv2DLayer c => c.Activation,
-        DenseLayer d => d.Activation,
-        MergeLayer m => m.Activation,
-        _ => Activation.Linear,
-    };
-
-    private static string OnnxActivation(Activation activation) => activation switch
-    {
-        Activation.ReLU => "Relu",
-        Activation.Sigmoid => "Sigmoid",
-        Activation.Tanh => "Tanh",
-        Activation.Softmax => "Softmax",
-        _ => activation.ToString(),
-    };
 
     private static AttributeProto? Attribute(NodeProto node, string name) => node.Attribute.FirstOrDefault(a => a.Name == name);
 

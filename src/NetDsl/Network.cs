@@ -37,6 +37,7 @@ public abstract partial class Network : Model, IParallelJob
     private readonly int[] _labels;
     private readonly float[] _targets;
     private readonly double[] _lossPartials;
+    private readonly int[] _inputShape;
     private Layer[] _layers = [];
     private bool _disposed;
 
@@ -52,6 +53,7 @@ public abstract partial class Network : Model, IParallelJob
         ArgumentOutOfRangeException.ThrowIfNegative(threads);
         BatchSize = batchSize;
         Layout = layout;
+        _inputShape = layout.InputChannels > 0 ? [layout.InputChannels, layout.InputHeight, layout.InputWidth] : [layout.InputSize];
         Arena = new Arena(layout.ArenaLength);
         _pool = new WorkerPool(threads);
         bool labels = layout.Loss == Loss.SparseCategoricalCrossEntropy;
@@ -73,9 +75,7 @@ public abstract partial class Network : Model, IParallelJob
     public override Loss Loss => Layout.Loss;
 
     /// <summary>Shape of one input sample: (channels, height, width) for images, (features) otherwise.</summary>
-    public ReadOnlySpan<int> InputShape => Layout.InputChannels > 0
-        ? new[] { Layout.InputChannels, Layout.InputHeight, Layout.InputWidth }
-        : new[] { Layout.InputSize };
+    public ReadOnlySpan<int> InputShape => _inputShape;
 
     /// <summary>The network itself: on the CPU the callbacks see the network they train.</summary>
     public override Network HostNetwork => this;

@@ -37,14 +37,10 @@ public class OnnxRuntimeTests(ITestOutputHelper output)
             float[] prepared = Run(preprocess, rgb);
 
             // The preprocessing model is a channel swap and a mean image: BGR planes minus MeanImage (0..255 scale).
-            const int plane = Size * Size;
-            for (int c = 0; c < 3; c++)
+            float[] expected = Preprocess(rgb, mean);
+            for (int i = 0; i < expected.Length; i++)
             {
-                for (int i = 0; i < plane; i++)
-                {
-                    float expected = rgb[(2 - c) * plane + i] - mean[c * plane + i];
-                    Assert.Equal(expected, prepared[c * plane + i], 1e-4f);
-                }
+                Assert.Equal(expected[i], prepared[i], 1e-4f);
             }
 
             Run(resnet, prepared); // warm-up
@@ -94,6 +90,22 @@ public class OnnxRuntimeTests(ITestOutputHelper output)
         }
 
         return planes;
+    }
+
+    /// <summary>ResNetPreprocess.onnx's function: the B, G and R planes (in that order) minus the mean image.</summary>
+    internal static float[] Preprocess(float[] rgb, float[] mean)
+    {
+        const int plane = Size * Size;
+        var bgr = new float[3 * plane];
+        for (int c = 0; c < 3; c++)
+        {
+            for (int i = 0; i < plane; i++)
+            {
+                bgr[c * plane + i] = rgb[(2 - c) * plane + i] - mean[c * plane + i];
+            }
+        }
+
+        return bgr;
     }
 
     private static float[] Run(InferenceSession session, float[] input)

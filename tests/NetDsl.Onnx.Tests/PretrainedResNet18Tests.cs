@@ -58,17 +58,8 @@ public class PretrainedResNet18Tests(ITestOutputHelper output)
         float[] mean = OnnxModelFile.ReadFloats(OnnxModelFile.Read(TestData.PreprocessPath).Initializer("MeanImage"));
         foreach (string photo in photos)
         {
-            // ResNetPreprocess.onnx's function (its test checks it against the file): BGR planes on 0..255 minus the mean image.
-            float[] rgb = OnnxRuntimeTests.DecodeRgbPlanes(Path.Combine(TestData.PhotoDirectory, photo));
-            const int plane = Size * Size;
-            float[] input = new float[3 * plane];
-            for (int c = 0; c < 3; c++)
-            {
-                for (int i = 0; i < plane; i++)
-                {
-                    input[c * plane + i] = rgb[(2 - c) * plane + i] - mean[c * plane + i];
-                }
-            }
+            // ResNetPreprocess.onnx's function (OnnxRuntimeTests checks it against the file).
+            float[] input = OnnxRuntimeTests.Preprocess(OnnxRuntimeTests.DecodeRgbPlanes(Path.Combine(TestData.PhotoDirectory, photo)), mean);
 
             using var value = OrtValue.CreateTensorValueFromMemory(input, [1, 3, Size, Size]);
             using var runOptions = new RunOptions();
