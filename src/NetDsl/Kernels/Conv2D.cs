@@ -135,11 +135,25 @@ public static unsafe class Conv2D
         }
         else if (Vector512.IsHardwareAccelerated)
         {
-            ConvKernels<Simd512, Vector512<float>, TShape>.Forward<TEpi>(p + x, p + w, p + y, samples, part, parts, pb, pa);
+            if (ConvGather.Applies<TShape>(Vector512<float>.Count))
+            {
+                ConvGatherKernels<Simd512, Vector512<float>, TShape>.Forward<TEpi>(p + x, p + w, p + y, samples, part, parts, pb, pa);
+            }
+            else
+            {
+                ConvKernels<Simd512, Vector512<float>, TShape>.Forward<TEpi>(p + x, p + w, p + y, samples, part, parts, pb, pa);
+            }
         }
         else if (Vector256.IsHardwareAccelerated)
         {
-            ConvKernels<Simd256, Vector256<float>, TShape>.Forward<TEpi>(p + x, p + w, p + y, samples, part, parts, pb, pa);
+            if (ConvGather.Applies<TShape>(Vector256<float>.Count))
+            {
+                ConvGatherKernels<Simd256, Vector256<float>, TShape>.Forward<TEpi>(p + x, p + w, p + y, samples, part, parts, pb, pa);
+            }
+            else
+            {
+                ConvKernels<Simd256, Vector256<float>, TShape>.Forward<TEpi>(p + x, p + w, p + y, samples, part, parts, pb, pa);
+            }
         }
         else
         {
@@ -206,6 +220,19 @@ public static unsafe class Conv2D
     public static bool UsesWinograd<TShape>()
         where TShape : IConvShape
         => ConvWinograd.Applies<TShape>();
+
+    /// <summary>
+    /// Whether the forward pass of <typeparamref name="TShape"/> runs the small-map kernel on this machine's vectors:
+    /// at least 64 input channels, an output at most 28 wide and filters a multiple of two vectors, with 512- or 256-bit
+    /// vectors (and not the Winograd path). See <c>ConvGatherKernels</c>.
+    /// </summary>
+    /// <typeparam name="TShape">The convolution's shape.</typeparam>
+    /// <returns>True where the small-map kernel runs the forward pass.</returns>
+    public static bool UsesSmallMapForward<TShape>()
+        where TShape : IConvShape
+        => !ConvWinograd.Applies<TShape>() && (Vector512.IsHardwareAccelerated
+            ? ConvGather.Applies<TShape>(Vector512<float>.Count)
+            : Vector256.IsHardwareAccelerated && ConvGather.Applies<TShape>(Vector256<float>.Count));
 
     /// <summary>
     /// Whether a call with <paramref name="algorithm"/> takes the Winograd path (forward, prepare and input gradient

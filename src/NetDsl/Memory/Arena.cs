@@ -31,7 +31,16 @@ public sealed unsafe class Arena : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
         Length = length;
         nuint bytes = checked((nuint)length * sizeof(float));
-        _pointer = (float*)NativeMemory.AlignedAlloc(bytes, AlignmentBytes);
+        if (HugePages.Worthwhile(bytes))
+        {
+            _pointer = (float*)NativeMemory.AlignedAlloc(bytes, HugePages.Size);
+            HugePages.Advise(_pointer, bytes); // before the first touch (the clear below)
+        }
+        else
+        {
+            _pointer = (float*)NativeMemory.AlignedAlloc(bytes, AlignmentBytes);
+        }
+
         NativeMemory.Clear(_pointer, bytes);
         GC.AddMemoryPressure((long)bytes);
     }

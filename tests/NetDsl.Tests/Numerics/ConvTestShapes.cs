@@ -86,6 +86,15 @@ public readonly struct K3x3Same_C16F32 : IConvSpec { public static int InH => 7;
 public readonly struct K3x3Valid_C16F48_TinyOutput : IConvSpec { public static int InH => 3; public static int InW => 4; public static int InC => 16; public static int KH => 3; public static int KW => 3; public static int StrideH => 1; public static int StrideW => 1; public static int Filters => 48; public static bool Same => false; }
 public readonly struct K3x3Same_C32F16_OneRow : IConvSpec { public static int InH => 1; public static int InW => 5; public static int InC => 32; public static int KH => 3; public static int KW => 3; public static int StrideH => 1; public static int StrideW => 1; public static int Filters => 16; public static bool Same => true; }
 
+// Shapes the small-map kernel takes (ConvGather: at least 64 input channels, output at most 28 wide, filters a
+// multiple of two vectors at 512 and 256 bits): 'same' edges on a 7 x 7 map (the tiles span rows and samples), a
+// strided and a 1x1 strided convolution, three 2-vector filter blocks, and a block too large for the stack scratch
+// (3 x 3 x 576 rows of 32 filters, read in place at 512 bits).
+public readonly struct G3x3Same_C64F64_7x7 : IConvSpec { public static int InH => 7; public static int InW => 7; public static int InC => 64; public static int KH => 3; public static int KW => 3; public static int StrideH => 1; public static int StrideW => 1; public static int Filters => 64; public static bool Same => true; }
+public readonly struct G3x3S2Same_C64F32 : IConvSpec { public static int InH => 9; public static int InW => 10; public static int InC => 64; public static int KH => 3; public static int KW => 3; public static int StrideH => 2; public static int StrideW => 2; public static int Filters => 32; public static bool Same => true; }
+public readonly struct G1x1S2Valid_C96F96 : IConvSpec { public static int InH => 6; public static int InW => 5; public static int InC => 96; public static int KH => 1; public static int KW => 1; public static int StrideH => 2; public static int StrideW => 2; public static int Filters => 96; public static bool Same => false; }
+public readonly struct G3x3Valid_C576F32_Unpacked : IConvSpec { public static int InH => 4; public static int InW => 5; public static int InC => 576; public static int KH => 3; public static int KW => 3; public static int StrideH => 1; public static int StrideW => 1; public static int Filters => 32; public static bool Same => false; }
+
 /// <summary>The reference CNN's first convolution (mnist_transfer_cnn): 28x28x1 -> 26x26x32, 3x3 valid.</summary>
 public readonly struct MnistConv1 : IConvSpec { public static int InH => 28; public static int InW => 28; public static int InC => 1; public static int KH => 3; public static int KW => 3; public static int StrideH => 1; public static int StrideW => 1; public static int Filters => 32; public static bool Same => false; }
 

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using NetDsl.Kernels;
 using Xunit;
 using Xunit.Abstractions;
@@ -31,6 +32,7 @@ public class ConvTests(ITestOutputHelper output)
         nameof(K5x5Same_C3F17), nameof(K5x5S2Valid_C1F5), nameof(K5x5Valid_C32F16), nameof(K5x5Same_C3F16_TinyInput),
         nameof(K2x3Same_C32F5), nameof(K2x3S2Valid_C1F33), nameof(K3x1Same_C32F17), nameof(K2x2S2Valid_C32F32),
         nameof(K3x3Same_C16F32), nameof(K3x3Valid_C16F48_TinyOutput), nameof(K3x3Same_C32F16_OneRow),
+        nameof(G3x3Same_C64F64_7x7), nameof(G3x3S2Same_C64F32), nameof(G1x1S2Valid_C96F96), nameof(G3x3Valid_C576F32_Unpacked),
     ];
 
     [Theory]
@@ -63,6 +65,10 @@ public class ConvTests(ITestOutputHelper output)
             nameof(K3x3Same_C16F32) => Check<ConvSpecShape<K3x3Same_C16F32>>(counts, counts),
             nameof(K3x3Valid_C16F48_TinyOutput) => Check<ConvSpecShape<K3x3Valid_C16F48_TinyOutput>>(counts, counts),
             nameof(K3x3Same_C32F16_OneRow) => Check<ConvSpecShape<K3x3Same_C32F16_OneRow>>(counts, counts),
+            nameof(G3x3Same_C64F64_7x7) => Check<ConvSpecShape<G3x3Same_C64F64_7x7>>(counts, counts),
+            nameof(G3x3S2Same_C64F32) => Check<ConvSpecShape<G3x3S2Same_C64F32>>(counts, counts),
+            nameof(G1x1S2Valid_C96F96) => Check<ConvSpecShape<G1x1S2Valid_C96F96>>(counts, counts),
+            nameof(G3x3Valid_C576F32_Unpacked) => Check<ConvSpecShape<G3x3Valid_C576F32_Unpacked>>(counts, counts),
             _ => throw new ArgumentException(shape),
         };
         output.WriteLine($"{shape}: worst error / tolerance = {worst:F4}");
@@ -94,6 +100,24 @@ public class ConvTests(ITestOutputHelper output)
         Assert.False(Conv2D.UsesWinograd<ConvSpecShape<K3x3S2Same_C3F16>>()); // stride 2
         Assert.False(Conv2D.UsesWinograd<ConvSpecShape<K5x5Valid_C32F16>>()); // 5x5
         Assert.False(Conv2D.UsesWinograd<ConvSpecShape<K2x2S2Valid_C32F32>>()); // 2x2
+    }
+
+    /// <summary>
+    /// The small-map forward kernel takes the G shapes with 512- and 256-bit vectors (so the reference checks above run
+    /// it there; CI runs this suite at 512, 256 and 128 bits) and none of the others; with 128-bit vectors every shape
+    /// keeps the row kernel.
+    /// </summary>
+    [Fact]
+    public void Small_map_kernel_applies_to_wide_inputs_on_small_outputs()
+    {
+        bool wide = Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated;
+        Assert.Equal(wide, Conv2D.UsesSmallMapForward<ConvSpecShape<G3x3Same_C64F64_7x7>>());
+        Assert.Equal(wide, Conv2D.UsesSmallMapForward<ConvSpecShape<G3x3S2Same_C64F32>>());
+        Assert.Equal(wide, Conv2D.UsesSmallMapForward<ConvSpecShape<G1x1S2Valid_C96F96>>());
+        Assert.Equal(wide, Conv2D.UsesSmallMapForward<ConvSpecShape<G3x3Valid_C576F32_Unpacked>>());
+        Assert.False(Conv2D.UsesSmallMapForward<ConvSpecShape<MnistConv2>>()); // 32 input channels
+        Assert.False(Conv2D.UsesSmallMapForward<ConvSpecShape<K3x3Same_C32F33>>());
+        Assert.False(Conv2D.UsesSmallMapForward<ConvSpecShape<K1x1S2Same_C32F17>>());
     }
 
     /// <summary>
@@ -130,6 +154,8 @@ public class ConvTests(ITestOutputHelper output)
         Concurrent<ConvSpecShape<K3x3Same_C1F16>>(samples: 1, parts: 2);
         Concurrent<ConvSpecShape<K3x3Same_C16F32>>(samples: 3, parts: 3); // Winograd: parts split chunks of tiles
         Concurrent<ConvSpecShape<K3x3Valid_C32F32>>(samples: 2, parts: 2); // also the Winograd weight gradient (channel groups)
+        Concurrent<ConvSpecShape<G3x3Same_C64F64_7x7>>(samples: 3, parts: 3); // small-map kernel: parts split (block, tile) pairs
+        Concurrent<ConvSpecShape<G1x1S2Valid_C96F96>>(samples: 2, parts: 2);
     }
 
     /// <summary>An output may be its own aux (an in-place epilogue): bit-identical to separate buffers.</summary>
@@ -179,6 +205,7 @@ public class ConvTests(ITestOutputHelper output)
     {
         Assert.Equal(0, AllocatedBySecondRound<ConvSpecShape<K3x3Same_C32F33>>(samples: 2));
         Assert.Equal(0, AllocatedBySecondRound<ConvSpecShape<MnistConv2>>(samples: 1));
+        Assert.Equal(0, AllocatedBySecondRound<ConvSpecShape<G3x3Same_C64F64_7x7>>(samples: 2));
     }
 
     /// <summary>Runs every kernel of a shape in 2 parts twice; returns the bytes the second round allocated.</summary>
