@@ -1,4 +1,5 @@
 using System.Reflection;
+using Xunit;
 
 namespace NetDsl.Packaging.Tests;
 
@@ -11,7 +12,8 @@ namespace NetDsl.Packaging.Tests;
 /// </summary>
 public sealed class PackagesFixture : IDisposable
 {
-    public static readonly string[] PackedProjects = ["src/NetDsl/NetDsl.csproj", "src/NetDsl.Datasets/NetDsl.Datasets.csproj", "src/NetDsl.Gpu/NetDsl.Gpu.csproj"];
+    public static readonly string[] PackedProjects =
+        ["src/NetDsl/NetDsl.csproj", "src/NetDsl.Datasets/NetDsl.Datasets.csproj", "src/NetDsl.Gpu/NetDsl.Gpu.csproj", "templates/NetDsl.Templates/NetDsl.Templates.csproj"];
 
     public PackagesFixture()
     {
@@ -67,6 +69,13 @@ public sealed class PackagesFixture : IDisposable
         File.Copy(Path.Combine(source, "Program.cs"), Path.Combine(dir, "Program.cs"));
         File.WriteAllText(Path.Combine(dir, $"{name}.csproj"),
             File.ReadAllText(Path.Combine(source, "Consumer.csproj.txt")).Replace("$NETDSL_VERSION$", Version));
+        WriteNuGetConfig(dir);
+        return dir;
+    }
+
+    /// <summary>A nuget.config that adds the local feed to the user's own sources (this run's version exists nowhere else).</summary>
+    public void WriteNuGetConfig(string dir)
+    {
         File.WriteAllText(Path.Combine(dir, "nuget.config"), $"""
             <?xml version="1.0" encoding="utf-8"?>
             <configuration>
@@ -75,12 +84,11 @@ public sealed class PackagesFixture : IDisposable
               </packageSources>
             </configuration>
             """);
-        return dir;
     }
 
     public void Dispose()
     {
-        foreach (string id in new[] { "netdsl", "netdsl.datasets", "netdsl.gpu" })
+        foreach (string id in new[] { "netdsl", "netdsl.datasets", "netdsl.gpu", "netdsl.templates" })
         {
             string cached = Path.Combine(GlobalPackages, id, Version);
             if (Directory.Exists(cached))
@@ -98,4 +106,11 @@ public sealed class PackagesFixture : IDisposable
             // A leftover temporary folder is harmless.
         }
     }
+}
+
+/// <summary>The tests that share one packing of the packages (xunit runs a collection's classes one after another).</summary>
+[CollectionDefinition(Name)]
+public sealed class PackagesCollection : ICollectionFixture<PackagesFixture>
+{
+    public const string Name = "Packed NetDsl";
 }

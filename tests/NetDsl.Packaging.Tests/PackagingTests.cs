@@ -13,7 +13,8 @@ namespace NetDsl.Packaging.Tests;
 /// (no project references, none of the repository's build settings), built with every warning an error, run, and
 /// published as a Native-AOT binary that runs too.
 /// </summary>
-public sealed partial class PackagingTests(PackagesFixture packages, ITestOutputHelper output) : IClassFixture<PackagesFixture>
+[Collection(PackagesCollection.Name)]
+public sealed partial class PackagingTests(PackagesFixture packages, ITestOutputHelper output)
 {
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(10);
 
