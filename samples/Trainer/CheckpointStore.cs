@@ -97,9 +97,12 @@ internal sealed class CheckpointStore : IDisposable
             string probe = Path.Combine(full, $".probe{TempMarker}{Environment.ProcessId}");
             File.WriteAllBytes(probe, new byte[4096]);
             File.Delete(probe);
-            foreach (string stale in System.IO.Directory.EnumerateFiles(full, ".*" + TempMarker + "*"))
+            foreach (string pattern in new[] { "." + FilePrefix + "*" + TempMarker + "*", ".probe" + TempMarker + "*" })
             {
-                File.Delete(stale); // a temporary file of a writer that died (we hold the lock): never a checkpoint, those have no leading dot
+                foreach (string stale in System.IO.Directory.EnumerateFiles(full, pattern))
+                {
+                    File.Delete(stale); // a temporary file of a writer that died (we hold the lock): never a checkpoint, those have no leading dot
+                }
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -445,11 +448,18 @@ internal sealed class CheckpointStore : IDisposable
             return;
         }
 
-        int fd = Posix.Open(directory, 0 /* O_RDONLY */);
-        if (fd >= 0)
+        try
         {
-            _ = Posix.FSync(fd);
-            _ = Posix.Close(fd);
+            int fd = Posix.Open(directory, 0 /* O_RDONLY */);
+            if (fd >= 0)
+            {
+                _ = Posix.FSync(fd);
+                _ = Posix.Close(fd);
+            }
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            // no C library to call (an unusual platform): the rename is atomic all the same, only its durability waits for the OS
         }
     }
 
