@@ -142,24 +142,30 @@ public sealed class CrashResumeTests(ReferenceRun reference, ITestOutputHelper o
     {
         using var temp = new TempDirectory();
         string directory = temp["ckpt"];
-        // No periodic checkpoints: the one there after the signal is the signal's.
-        string[] args = [.. Settings.Where(a => a != "--quiet"), "--checkpoint-every", "1000", "--checkpoint-dir", directory, "--resume"];
+        string[] args = [.. Settings.Where(a => a != "--quiet"), .. Checkpointing, "--checkpoint-dir", directory, "--resume"];
+        long step;
         using (var run = TrainerProcess.Start(args))
         {
-            Assert.True(run.WaitForLine("Training:", Timeout), run.Describe());
-            Thread.Sleep(300);
+            // Signal as soon as the first checkpoint (step 3 of 58) is there: in the middle of training, however fast.
+            var clock = Stopwatch.StartNew();
+            while (NewestStep(directory) < 0 && !run.HasExited && clock.Elapsed < Timeout)
+            {
+                Thread.Sleep(1);
+            }
+
             run.Signal(signal);
             run.WaitForExit(Timeout);
             Assert.True(run.ExitCode == exitCode, run.Describe());
             Assert.Contains($"{name}: stopping after the step in progress and writing a checkpoint", run.Stderr, StringComparison.Ordinal);
-            Assert.Contains("Stopped after step ", run.Stdout, StringComparison.Ordinal);
+            var stopped = System.Text.RegularExpressions.Regex.Match(run.Stdout, @"Stopped after step (\d+); the newest checkpoint is (\S+) \(continue with --resume\)");
+            Assert.True(stopped.Success, run.Describe());
+            step = long.Parse(stopped.Groups[1].Value, CultureInfo.InvariantCulture);
+            Assert.Equal(Path.Combine(directory, $"ckpt-{step:D10}.safetensors"), stopped.Groups[2].Value);
+            output.WriteLine($"{name}: stopped after step {step}");
         }
 
-        string[] checkpoints = CheckpointTests.CheckpointNames(directory);
-        string only = Assert.Single(checkpoints);
-        long step = long.Parse(only["ckpt-".Length..^".safetensors".Length], CultureInfo.InvariantCulture);
-        output.WriteLine($"{name}: stopped with {only}");
-        Assert.InRange(step, 1, reference.Steps);
+        Assert.InRange(step, 3, reference.Steps - 1);
+        Assert.Equal(step, NewestStep(directory));
 
         using var resumed = TrainerProcess.Run(Timeout, [.. args, "--save-weights", temp["final.safetensors"], "--json", "--quiet"]);
         Assert.True(resumed.ExitCode == 0, resumed.Describe());
