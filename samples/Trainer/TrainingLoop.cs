@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.Intrinsics;
 using NetDsl;
 using NetDsl.Optimizers;
 using NetDsl.Serialization;
@@ -77,7 +78,8 @@ internal sealed record TrainingResult(
 /// (<see cref="Fingerprint"/>: the network type, seed, optimizer and learning rate, batch size, the training data's
 /// SHA-256 and the shuffle rule); a checkpoint that differs is another run's and is skipped. The thread count is
 /// recorded too: NetDsl is bit-identical for a given count, so resuming with another count continues correctly but
-/// not bit for bit (a warning says so).</para>
+/// not bit for bit (a warning says so); the same for the vector width (<c>trainer.vector_bits</c>: another CPU, or a
+/// Native-AOT build for another instruction set).</para>
 /// <para>Nothing depends on the clock or on thread timing: the kernels split work by a fixed partition of the thread
 /// count, and the times measured are only printed. Validation and test evaluation run in inference mode and change
 /// no training state.</para>
@@ -243,6 +245,7 @@ internal sealed class TrainingLoop(
             new("trainer.epoch_samples", state.EpochSamples.ToString(invariant)),
             new("trainer.train_seconds", state.TrainSeconds.ToString("R", invariant)),
             new("trainer.threads", network.Threads.ToString(invariant)),
+            new("trainer.vector_bits", VectorBits),
         ];
         string? written = store.Write(state.Step, CheckpointStore.Seal(buffer.ToArray(), entries));
         _lastCheckpointStep = state.Step;
@@ -329,8 +332,17 @@ internal sealed class TrainingLoop(
             warnings.WriteLine($"warning: {path} was written with {threads} threads, this run has {network.Threads}: training continues correctly, but not bit-identically to an uninterrupted run (pass --threads {threads} for that).");
         }
 
+        if (metadata.GetValueOrDefault("trainer.vector_bits") is { } bits && bits != VectorBits)
+        {
+            warnings.WriteLine($"warning: {path} was written by a build with {bits}-bit vectors, this one has {VectorBits}-bit ones (another CPU or Native-AOT instruction set): training continues correctly, but not bit-identically to an uninterrupted run.");
+        }
+
         return state;
     }
+
+    /// <summary>The widest hardware vectors the kernels use here: the sums they split differ in the last bits between widths.</summary>
+    private static string VectorBits =>
+        Vector512.IsHardwareAccelerated ? "512" : Vector256.IsHardwareAccelerated ? "256" : Vector128.IsHardwareAccelerated ? "128" : "0";
 
     private static long Int64(IReadOnlyDictionary<string, string> metadata, string key) =>
         metadata.TryGetValue(key, out string? text) && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long value)
