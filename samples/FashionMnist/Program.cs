@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using FashionMnist;
 using NetDsl;
@@ -11,42 +12,30 @@ using NetDsl.Training;
 // table's residual blocks (--model resnet, FashionResNet.cs; Adam) on the full Fashion-MNIST (60,000 training and
 // 10,000 test images), read from the standard IDX files, e.g. Debian's dataset-fashion-mnist package:
 //   dotnet run -c Release --project samples/FashionMnist [-- --model cnn|resnet --data /usr/share/datasets/fashion-mnist --epochs 5 --batch 128 --seed 1 --threads 0 --limit N --history DIR --device cpu|gpu]
-string modelName = "cnn";
-string data = "/usr/share/datasets/fashion-mnist";
-int epochs = 5, batch = 128, seed = 1, threads = 0, limit = 0;
-string? historyDirectory = null;
-string deviceName = "cpu";
-try
+var modelOption = SampleCommandLine.Option("--model", "cnn", "cnn (mnist_transfer_cnn, Adadelta) | resnet (a small ResNet of the model table's blocks, Adam)").AcceptOnlyFromAmong("cnn", "resnet");
+var dataOption = SampleCommandLine.Option("--data", "/usr/share/datasets/fashion-mnist", "Directory with the four Fashion-MNIST IDX files");
+var epochsOption = SampleCommandLine.Option("--epochs", 5, "Epochs").AtLeast(1);
+var batchOption = SampleCommandLine.Option("--batch", 128, "Batch size").AtLeast(1);
+var seedOption = SampleCommandLine.Option("--seed", 1, "Weights, dropout and shuffling seed");
+var threadsOption = SampleCommandLine.Option("--threads", 0, "Threads, 0 = all processors").AtLeast(0);
+var limitOption = SampleCommandLine.Option("--limit", 0, "Train on the first N training images only (0 = all)").AtLeast(0);
+var historyOption = new Option<string?>("--history") { Description = "Write the History as CSV and an SVG chart to this directory" };
+var deviceOption = SampleCommandLine.Option("--device", "cpu", "cpu | gpu (CUDA when present, else ILGPU's CPU accelerator)").AcceptOnlyFromAmong("cpu", "gpu");
+var command = new RootCommand("Trains a CNN or a small ResNet on the full Fashion-MNIST and prints the confusion matrix.")
 {
-    for (int i = 0; i < args.Length; i++)
-    {
-        string Next() => i + 1 < args.Length ? args[++i] : throw new FormatException($"{args[i]} needs a value");
-        switch (args[i])
-        {
-            case "--model": modelName = Next(); break;
-            case "--data": data = Next(); break;
-            case "--epochs": epochs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-            case "--batch": batch = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-            case "--seed": seed = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-            case "--threads": threads = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-            case "--limit": limit = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-            case "--history": historyDirectory = Next(); break;
-            case "--device": deviceName = Next(); break;
-            default: throw new FormatException($"unknown option '{args[i]}'");
-        }
-    }
+    modelOption, dataOption, epochsOption, batchOption, seedOption, threadsOption, limitOption, historyOption, deviceOption,
+};
+if (SampleCommandLine.Parse(command, args, out var parsed) is int exitCode)
+{
+    return exitCode;
+}
 
-    if (modelName is not ("cnn" or "resnet"))
-    {
-        throw new FormatException($"--model must be cnn or resnet, not '{modelName}'");
-    }
-}
-catch (FormatException e)
-{
-    Console.Error.WriteLine($"error: {e.Message}");
-    Console.Error.WriteLine("usage: FashionMnist [--model cnn|resnet] [--data DIR] [--epochs N] [--batch N] [--seed N] [--threads N] [--limit N] [--history DIR] [--device cpu|gpu]");
-    return 2;
-}
+string modelName = parsed.GetValue(modelOption)!;
+string data = parsed.GetValue(dataOption)!;
+int epochs = parsed.GetValue(epochsOption), batch = parsed.GetValue(batchOption), seed = parsed.GetValue(seedOption);
+int threads = parsed.GetValue(threadsOption), limit = parsed.GetValue(limitOption);
+string? historyDirectory = parsed.GetValue(historyOption);
+string deviceName = parsed.GetValue(deviceOption)!;
 
 Dataset train, test;
 try

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using MnistMlp;
 using NetDsl;
@@ -10,10 +11,10 @@ using NetDsl.Training;
 // Trains the DigitsMlp declared in MnistMlp.cs on the 10,000 real MNIST digits embedded in NetDsl.Datasets
 // (per digit: first 80% train, rest test) and reports test accuracy.
 //   dotnet run -c Release --project samples/MnistMlp [-- --epochs 15 --batch 64 --lr 0.05 --momentum 0.9 --seed 1 --threads 0 --device cpu|gpu --json]
-var options = Options.Parse(args);
+var options = Options.Parse(args, out int exitCode);
 if (options is null)
 {
-    return 2;
+    return exitCode;
 }
 
 var (train, test) = MnistDigits.Load();
@@ -65,45 +66,29 @@ return 0;
 /// <summary>Command-line options of the sample.</summary>
 internal sealed record Options(int Epochs, int BatchSize, float LearningRate, float Momentum, int Seed, int Threads, bool Json, string Device)
 {
-    public static Options? Parse(string[] args)
+    /// <summary>Parses the command line (System.CommandLine): the options, or null after <c>--help</c> (exit 0) or an error (exit 2, with the usage).</summary>
+    public static Options? Parse(string[] args, out int exitCode)
     {
-        var o = new Options(Epochs: 15, BatchSize: 64, LearningRate: 0.05f, Momentum: 0.9f, Seed: 1, Threads: 0, Json: false, Device: "cpu");
-        try
+        var epochs = SampleCommandLine.Option("--epochs", 15, "Epochs").AtLeast(1);
+        var batch = SampleCommandLine.Option("--batch", 64, "Batch size").AtLeast(1);
+        var lr = SampleCommandLine.Option("--lr", 0.05f, "SGD learning rate");
+        var momentum = SampleCommandLine.Option("--momentum", 0.9f, "SGD momentum");
+        var seed = SampleCommandLine.Option("--seed", 1, "Weights and shuffling seed");
+        var threads = SampleCommandLine.Option("--threads", 0, "Threads, 0 = all processors").AtLeast(0);
+        var device = SampleCommandLine.Option("--device", "cpu", "cpu | gpu (CUDA when present, else ILGPU's CPU accelerator)").AcceptOnlyFromAmong("cpu", "gpu");
+        var json = new Option<bool>("--json") { Description = "One JSON line with the results instead of the progress output" };
+        var command = new RootCommand("Trains a two-layer perceptron on the 10,000 embedded MNIST digits and reports the test accuracy.")
         {
-            for (int i = 0; i < args.Length; i++)
-            {
-                string Next() => i + 1 < args.Length ? args[++i] : throw new FormatException($"{args[i]} needs a value");
-                o = args[i] switch
-                {
-                    "--epochs" => o with { Epochs = int.Parse(Next(), CultureInfo.InvariantCulture) },
-                    "--batch" => o with { BatchSize = int.Parse(Next(), CultureInfo.InvariantCulture) },
-                    "--lr" => o with { LearningRate = float.Parse(Next(), CultureInfo.InvariantCulture) },
-                    "--momentum" => o with { Momentum = float.Parse(Next(), CultureInfo.InvariantCulture) },
-                    "--seed" => o with { Seed = int.Parse(Next(), CultureInfo.InvariantCulture) },
-                    "--threads" => o with { Threads = int.Parse(Next(), CultureInfo.InvariantCulture) },
-                    "--json" => o with { Json = true },
-                    "--device" => o with { Device = Next() },
-                    _ => throw new FormatException($"unknown option '{args[i]}'"),
-                };
-            }
-
-            if (o.Device is not ("cpu" or "gpu"))
-            {
-                throw new FormatException($"--device must be cpu or gpu, not '{o.Device}'");
-            }
-
-            if (o.Epochs < 1 || o.BatchSize < 1 || o.Threads < 0)
-            {
-                throw new FormatException("--epochs and --batch must be positive, --threads 0 or more");
-            }
-        }
-        catch (FormatException e)
+            epochs, batch, lr, momentum, seed, threads, device, json,
+        };
+        if (SampleCommandLine.Parse(command, args, out var result) is int code)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
-            Console.Error.WriteLine("usage: MnistMlp [--epochs N] [--batch N] [--lr X] [--momentum X] [--seed N] [--threads N] [--device cpu|gpu] [--json]");
+            exitCode = code;
             return null;
         }
 
-        return o;
+        exitCode = 0;
+        return new Options(result.GetValue(epochs), result.GetValue(batch), result.GetValue(lr), result.GetValue(momentum), result.GetValue(seed),
+            result.GetValue(threads), result.GetValue(json), result.GetValue(device)!);
     }
 }

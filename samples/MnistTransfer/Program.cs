@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using MnistTransfer;
 using NetDsl;
@@ -13,10 +14,10 @@ using NetDsl.Training;
 // trains the dense layers on digits 5-9 (labels minus 5). Defaults: Adadelta(lr 1.0, rho 0.95, eps 1e-6), batch 128,
 // 5 epochs per phase, sparse categorical cross-entropy.
 //   dotnet run -c Release --project samples/MnistTransfer [-- --help]
-var options = Options.Parse(args);
+var options = Options.Parse(args, out int exitCode);
 if (options is null)
 {
-    return 2;
+    return exitCode;
 }
 
 var (train, test) = MnistDigits.Load();
@@ -158,86 +159,50 @@ internal sealed record PhaseResult(double Accuracy, double Seconds, double Image
 internal sealed record Options(int Epochs, int BatchSize, int Seed, int Threads, bool Json, string Loss, string Optimizer,
     float? LearningRate, float Decay, float Momentum, string? SavePhase1, string? LoadPhase1, string? HistoryDirectory, string Device = "cpu")
 {
-    private const string Usage = """
-        usage: MnistTransfer [options]
-          --epochs N            epochs per phase (5)
-          --batch N             batch size (128)
-          --seed N              weights, dropout and shuffling seed (1)
-          --threads N           threads, 0 = all processors (0)
-          --device D            cpu (default) | gpu: CUDA when present, else ILGPU's CPU accelerator (slow)
-          --loss L              sparse (default) | categorical (one-hot targets, as Keras' example) | mse
-          --optimizer O         adadelta (default) | sgd | adam | adamw | rmsprop | adagrad
-          --lr X                learning rate (adadelta 1.0, sgd 0.01, adagrad 0.01, others 0.001)
-          --decay X             time-based decay: lr / (1 + decay * step) (0)
-          --momentum X          momentum for sgd and rmsprop (0)
-          --save-phase1 FILE    save the phase-1 weights (safetensors)
-          --load-phase1 FILE    skip phase 1 and start phase 2 from saved weights
-          --history DIR         where each phase's History goes, as CSV and an SVG chart (MnistTransfer-history)
-          --no-history          do not write the History files
-          --json                one JSON line with the results instead of the progress output
-        """;
-
-    public static Options? Parse(string[] args)
+    /// <summary>Parses the command line (System.CommandLine): the options, or null after <c>--help</c> (exit 0) or an error (exit 2, with the usage).</summary>
+    public static Options? Parse(string[] args, out int exitCode)
     {
-        var o = new Options(5, 128, 1, 0, false, "sparse", "adadelta", null, 0, 0, null, null, "MnistTransfer-history");
-        try
+        var epochs = SampleCommandLine.Option("--epochs", 5, "Epochs per phase").AtLeast(1);
+        var batch = SampleCommandLine.Option("--batch", 128, "Batch size").AtLeast(1);
+        var seed = SampleCommandLine.Option("--seed", 1, "Weights, dropout and shuffling seed");
+        var threads = SampleCommandLine.Option("--threads", 0, "Threads, 0 = all processors").AtLeast(0);
+        var device = SampleCommandLine.Option("--device", "cpu", "cpu | gpu: CUDA when present, else ILGPU's CPU accelerator (slow)").AcceptOnlyFromAmong("cpu", "gpu");
+        var loss = SampleCommandLine.Option("--loss", "sparse", "sparse | categorical (one-hot targets, as Keras' example) | mse").AcceptOnlyFromAmong("sparse", "categorical", "mse");
+        var optimizer = SampleCommandLine.Option("--optimizer", "adadelta", "adadelta | sgd | adam | adamw | rmsprop | adagrad")
+            .AcceptOnlyFromAmong("adadelta", "sgd", "adam", "adamw", "rmsprop", "adagrad");
+        var lr = new Option<float?>("--lr") { Description = "Learning rate (adadelta 1.0, sgd 0.01, adagrad 0.01, others 0.001)" };
+        var decay = SampleCommandLine.Option("--decay", 0f, "Time-based decay: lr / (1 + decay * step)");
+        var momentum = SampleCommandLine.Option("--momentum", 0f, "Momentum for sgd and rmsprop");
+        var savePhase1 = new Option<string?>("--save-phase1") { Description = "Save the phase-1 weights (safetensors)", HelpName = "FILE" };
+        var loadPhase1 = new Option<string?>("--load-phase1") { Description = "Skip phase 1 and start phase 2 from saved weights", HelpName = "FILE" };
+        var history = SampleCommandLine.Option("--history", "MnistTransfer-history", "Where each phase's History goes, as CSV and an SVG chart");
+        var noHistory = new Option<bool>("--no-history") { Description = "Do not write the History files" };
+        var json = new Option<bool>("--json") { Description = "One JSON line with the results instead of the progress output" };
+        var command = new RootCommand("Keras' mnist_transfer_cnn on the 10,000 embedded MNIST digits: phase 1 trains every layer on digits 0-4, phase 2 the dense layers on digits 5-9.")
         {
-            for (int i = 0; i < args.Length; i++)
-            {
-                string Next() => i + 1 < args.Length ? args[++i] : throw new FormatException($"{args[i]} needs a value");
-                float Float() => float.Parse(Next(), NumberStyles.Float, CultureInfo.InvariantCulture);
-                int Int() => int.Parse(Next(), NumberStyles.Integer, CultureInfo.InvariantCulture);
-                o = args[i] switch
-                {
-                    "--epochs" => o with { Epochs = Int() },
-                    "--batch" => o with { BatchSize = Int() },
-                    "--seed" => o with { Seed = Int() },
-                    "--threads" => o with { Threads = Int() },
-                    "--loss" => o with { Loss = Next() },
-                    "--optimizer" => o with { Optimizer = Next() },
-                    "--lr" => o with { LearningRate = Float() },
-                    "--decay" => o with { Decay = Float() },
-                    "--momentum" => o with { Momentum = Float() },
-                    "--save-phase1" => o with { SavePhase1 = Next() },
-                    "--load-phase1" => o with { LoadPhase1 = Next() },
-                    "--history" => o with { HistoryDirectory = Next() },
-                    "--no-history" => o with { HistoryDirectory = null },
-                    "--json" => o with { Json = true },
-                    "--device" => o with { Device = Next() },
-                    "--help" or "-h" => throw new FormatException("help"),
-                    _ => throw new FormatException($"unknown option '{args[i]}'"),
-                };
-            }
-
-            if (o.Epochs < 1 || o.BatchSize < 1 || o.Threads < 0)
-            {
-                throw new FormatException("--epochs and --batch must be positive, --threads 0 or more");
-            }
-
-            if (o.Device is not ("cpu" or "gpu"))
-            {
-                throw new FormatException($"--device must be cpu or gpu, not '{o.Device}'");
-            }
-
-            if (o.Loss is not ("sparse" or "categorical" or "mse"))
-            {
-                throw new FormatException($"unknown loss '{o.Loss}'");
-            }
-
-            _ = o.CreateOptimizer(); // validates the optimizer's name and settings now
-        }
-        catch (Exception e) when (e is FormatException or ArgumentException)
+            epochs, batch, seed, threads, device, loss, optimizer, lr, decay, momentum, savePhase1, loadPhase1, history, noHistory, json,
+        };
+        if (SampleCommandLine.Parse(command, args, out var parsed) is int code)
         {
-            if (e.Message != "help")
-            {
-                Console.Error.WriteLine($"error: {e.Message}");
-            }
-
-            Console.Error.WriteLine(Usage);
+            exitCode = code;
             return null;
         }
 
-        return o;
+        var options = new Options(parsed.GetValue(epochs), parsed.GetValue(batch), parsed.GetValue(seed), parsed.GetValue(threads), parsed.GetValue(json),
+            parsed.GetValue(loss)!, parsed.GetValue(optimizer)!, parsed.GetValue(lr), parsed.GetValue(decay), parsed.GetValue(momentum),
+            parsed.GetValue(savePhase1), parsed.GetValue(loadPhase1), parsed.GetValue(noHistory) ? null : parsed.GetValue(history), parsed.GetValue(device)!);
+        try
+        {
+            _ = options.CreateOptimizer(); // validates the optimizer's settings now
+        }
+        catch (ArgumentException e)
+        {
+            exitCode = SampleCommandLine.Fail(command, e.Message);
+            return null;
+        }
+
+        exitCode = 0;
+        return options;
     }
 
     /// <summary>The optimizer the options name (a new instance: its state starts at zero).</summary>
