@@ -56,7 +56,8 @@ try
         $"Training: {options.Epochs} epoch(s), {options.DescribeOptimizer()}, batch {options.BatchSize}, {network.Threads} thread(s), seed {options.Seed}; ") +
         (store is null ? "no checkpoints." : $"checkpoints in {store.Directory} {(options.CheckpointEvery > 0 ? $"every {options.CheckpointEvery} steps" : "at each epoch end")}, the last {options.Keep} kept."));
 
-    var result = new TrainingLoop(network, optimizer, data, options, store, stop, progress, warnings).Run();
+    var loop = new TrainingLoop(network, optimizer, data, options, store, stop, progress, warnings);
+    var result = loop.Run();
     if (result.Stopped)
     {
         progress.WriteLine($"Stopped after step {result.Final.Step}" + (result.LastCheckpoint is { } saved ? $"; the newest checkpoint is {saved} (continue with --resume)." : "."));
@@ -100,6 +101,7 @@ try
             writer.WriteNumber("threads", network.Threads);
             Number(writer, "train_seconds", result.Seconds, 3);
             Number(writer, "images_per_s", imagesPerSecond, 0);
+            Number(writer, "first_step_seconds", loop.FirstStepSeconds, 3);
             Number(writer, "total_train_seconds", result.Final.TrainSeconds, 3);
             Number(writer, "resumed_from_step", result.ResumedFromStep, 0);
             writer.WriteNumber("checkpoints_written", result.CheckpointsWritten);

@@ -102,6 +102,12 @@ internal sealed class TrainingLoop(
     private int _checkpointsWritten;
     private string? _lastCheckpoint;
     private double _secondsBefore;
+
+    /// <summary>
+    /// Seconds from the process's start to the end of this run's first training step (start-up, data, the network's
+    /// construction and the first step's JIT or none under Native AOT), or null before it.
+    /// </summary>
+    public double? FirstStepSeconds { get; private set; }
     private long _started;
 
     /// <summary>What a checkpoint of this run records and a resume requires unchanged.</summary>
@@ -174,6 +180,7 @@ internal sealed class TrainingLoop(
                 }
 
                 float loss = network.TrainStep(features.AsSpan(0, rows * size), labels.AsSpan(0, rows), optimizer);
+                FirstStepSeconds ??= (DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime).TotalSeconds;
                 lossSum += (double)loss * rows;
                 seen += rows;
                 epochImages += rows;
