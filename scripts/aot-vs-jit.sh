@@ -10,7 +10,7 @@ args=${ARGS:---epochs 2 --threads 2}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 dotnet build samples/Trainer -c Release >/dev/null
-dotnet publish samples/Trainer -c Release -r linux-x64 -o "$out/aot-v3" >/dev/null
+dotnet publish samples/Trainer -c Release -r linux-x64 -p:IlcInstructionSet=x86-64-v3 -o "$out/aot-v3" >/dev/null
 dotnet publish samples/Trainer -c Release -r linux-x64 -p:IlcInstructionSet=native -o "$out/aot-native" >/dev/null
 declare -A cmd=(
   [jit]="dotnet samples/Trainer/bin/Release/net10.0/Trainer.dll"
