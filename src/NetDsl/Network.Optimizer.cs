@@ -86,6 +86,22 @@ public abstract partial class Network
         return loss;
     }
 
+    /// <summary>
+    /// Applies <paramref name="optimizer"/> to the gradients now in <see cref="Network.Gradients"/>: the update half of
+    /// <see cref="TrainStep(ReadOnlySpan{float}, ReadOnlySpan{int}, IOptimizer)"/>, for callers that change the
+    /// gradients between <see cref="Network.ComputeGradients(ReadOnlySpan{float}, ReadOnlySpan{int})"/> and the update
+    /// (data-parallel training averages them across processes). <c>ComputeGradients</c> then <c>ApplyGradients</c> is
+    /// exactly <c>TrainStep</c>.
+    /// </summary>
+    /// <param name="optimizer">The update rule, as for <c>TrainStep</c>.</param>
+    /// <exception cref="InvalidOperationException">The network is inference-only.</exception>
+    public void ApplyGradients(IOptimizer optimizer)
+    {
+        ThrowIfInferenceOnly();
+        CheckOptimizer(optimizer);
+        Update(optimizer);
+    }
+
     /// <summary>Rejects a missing optimizer, or one without options, before a step does any work.</summary>
     private static void CheckOptimizer(IOptimizer optimizer)
     {

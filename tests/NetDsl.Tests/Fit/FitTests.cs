@@ -219,6 +219,38 @@ public class FitTests(ITestOutputHelper output)
         Assert.NotEqual(before["accuracy"], net.Evaluate(data)["accuracy"]); // the step changed the network
     }
 
+    /// <summary>
+    /// ComputeGradients then ApplyGradients is TrainStep, bit for bit, over several steps with a stateful optimizer; and
+    /// gradients changed in between are what the update uses (halving them is not the same step).
+    /// </summary>
+    [Fact]
+    public void ComputeGradients_then_ApplyGradients_is_TrainStep_bit_for_bit()
+    {
+        var data = FitTestData.Blobs(32);
+        using var stepped = new FitMlp(32, seed: 4, threads: 2);
+        using var split = new FitMlp(32, seed: 4, threads: 2);
+        using var halved = new FitMlp(32, seed: 4, threads: 2);
+        var a = new Adam(0.01f);
+        var b = new Adam(0.01f);
+        var c = new Adam(0.01f);
+        for (int step = 0; step < 3; step++)
+        {
+            float loss = stepped.TrainStep(data.Features, data.Labels, a);
+            Assert.Equal(loss, split.ComputeGradients(data.Features, data.Labels));
+            split.ApplyGradients(b);
+            halved.ComputeGradients(data.Features, data.Labels);
+            foreach (ref float g in halved.Gradients)
+            {
+                g *= 0.5f;
+            }
+
+            halved.ApplyGradients(c);
+        }
+
+        Assert.Equal(stepped.Parameters.ToArray(), split.Parameters.ToArray());
+        Assert.NotEqual(stepped.Parameters.ToArray(), halved.Parameters.ToArray());
+    }
+
     [Fact]
     public void Epoch_loss_is_the_sample_weighted_mean_of_the_batch_losses()
     {

@@ -1,0 +1,84 @@
+using NetDsl.Optimizers;
+
+namespace NetDsl.Distributed;
+
+/// <summary>
+/// Data-parallel training of one network over the ranks of an MPI job: every rank holds the same network (the
+/// constructor broadcasts rank 0's parameters), runs the generated forward and backward pass on its shard of each
+/// global batch, and the gradient arena (one contiguous block) is averaged with one Allreduce before every rank applies
+/// the same optimizer update, so the ranks' parameters stay identical.
+/// </summary>
+/// <remarks>
+/// The average weights each rank's mean gradient by its row count, so unequal shards give the gradient of the whole
+/// global batch: the same step as one process training on the combined batch, up to the order of the float sums.
+/// BatchNorm uses each rank's own batch statistics (no synchronised BatchNorm), and dropout masks are drawn per rank.
+/// </remarks>
+public sealed class DataParallel
+{
+    private readonly Network _network;
+    private readonly MpiCommunicator _communicator;
+    private readonly double[] _totals = new double[2];
+
+    /// <summary>Starts every rank from rank 0's parameters.</summary>
+    /// <param name="network">This rank's network; the same declaration on every rank, its batch size the largest shard.</param>
+    /// <param name="communicator">The job's ranks.</param>
+    public DataParallel(Network network, MpiCommunicator communicator)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(communicator);
+        _network = network;
+        _communicator = communicator;
+        communicator.Broadcast(network.Parameters, root: 0);
+    }
+
+    /// <summary>
+    /// One data-parallel step: this rank's gradients on <paramref name="inputs"/>, averaged over every rank's rows, then
+    /// the optimizer update. Every rank must call it once per global batch (with zero rows if its shard is empty).
+    /// </summary>
+    /// <param name="inputs">This rank's samples of the global batch.</param>
+    /// <param name="labels">Their class indices.</param>
+    /// <param name="optimizer">The update rule (the same settings on every rank).</param>
+    /// <returns>The mean loss over the whole global batch.</returns>
+    public float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels, IOptimizer optimizer)
+    {
+        int rows = labels.Length;
+        Span<float> gradients = _network.Gradients;
+        float loss = 0;
+        if (rows > 0)
+        {
+            loss = _network.ComputeGradients(inputs, labels);
+            Scale(gradients, rows);
+        }
+        else
+        {
+            gradients.Clear();
+        }
+
+        _totals[0] = rows;
+        _totals[1] = (double)loss * rows;
+        _communicator.AllreduceSum(_totals);
+        _communicator.AllreduceSum(gradients);
+        if (_totals[0] <= 0)
+        {
+            throw new ArgumentException("The global batch has no rows on any rank.", nameof(labels));
+        }
+
+        Scale(gradients, (float)(1 / _totals[0]));
+        _network.ApplyGradients(optimizer);
+        return (float)(_totals[1] / _totals[0]);
+    }
+
+    private static void Scale(Span<float> values, float factor)
+    {
+        var vectors = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(values);
+        for (int i = 0; i < vectors.Length; i++)
+        {
+            vectors[i] *= factor;
+        }
+
+        for (int i = vectors.Length * System.Numerics.Vector<float>.Count; i < values.Length; i++)
+        {
+            values[i] *= factor;
+        }
+    }
+}
