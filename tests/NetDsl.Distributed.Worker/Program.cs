@@ -11,6 +11,11 @@ using NetDsl.Optimizers;
 const int GlobalBatch = 32, Steps = 12, Seed = 3;
 int dieAt = args.Length == 2 && args[0] == "--die-at" ? int.Parse(args[1], CultureInfo.InvariantCulture) : -1;
 using var world = MpiCommunicator.World();
+if (args.Length >= 1 && args[0] == "--bench")
+{
+    return ScalingBenchmark.Run(world, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1);
+}
+
 int rank = world.Rank, size = world.Size;
 var (train, _) = MnistDigits.Load();
 int first = rank * GlobalBatch / size, end = (rank + 1) * GlobalBatch / size, rows = end - first;
