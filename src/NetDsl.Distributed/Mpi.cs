@@ -66,6 +66,12 @@ internal static unsafe partial class Mpi
     public static partial int MPI_Allreduce(void* sendBuffer, void* receiveBuffer, int count, nint datatype, nint op, nint comm);
 
     [LibraryImport(Library)]
+    public static partial int MPI_Iallreduce(void* sendBuffer, void* receiveBuffer, int count, nint datatype, nint op, nint comm, nint* request);
+
+    [LibraryImport(Library)]
+    public static partial int MPI_Test(nint* request, int* flag, void* status);
+
+    [LibraryImport(Library)]
     public static partial int MPI_Bcast(void* buffer, int count, nint datatype, int root, nint comm);
 
     [LibraryImport(Library)]

@@ -76,6 +76,57 @@ public sealed unsafe class MpiCommunicator : IDisposable
         }
     }
 
+    /// <summary>
+    /// Sums <paramref name="values"/> element-wise over all ranks, in place, giving up after <paramref name="timeout"/>:
+    /// MPI has no timeout of its own, so a rank that hangs (rather than dies, which mpirun notices) would otherwise stop
+    /// every other rank at this call for ever. On timeout the whole job is aborted (<c>MPI_Abort</c>, exit code 70) after
+    /// a message on stderr naming this rank, the call and the time waited.
+    /// </summary>
+    /// <param name="values">This rank's values; the sums on return.</param>
+    /// <param name="timeout">How long to wait for the other ranks; <see cref="Timeout.InfiniteTimeSpan"/> waits for ever.</param>
+    /// <param name="what">What is being reduced, for the message.</param>
+    public void AllreduceSum(Span<float> values, TimeSpan timeout, string what)
+    {
+        if (timeout == Timeout.InfiniteTimeSpan)
+        {
+            AllreduceSum(values); // the blocking call: no polling loop
+            return;
+        }
+
+        ThrowIfDisposed();
+        fixed (float* p = values)
+        {
+            for (int start = 0; start < values.Length; start += MaxCount)
+            {
+                nint request;
+                int count = Math.Min(MaxCount, values.Length - start);
+                Mpi.Check(Mpi.MPI_Iallreduce(Mpi.InPlace, p + start, count, Mpi.Float, Mpi.Sum, Mpi.CommWorld, &request), "MPI_Iallreduce");
+                Wait(&request, timeout, what);
+            }
+        }
+    }
+
+    /// <summary>The double-precision form of <see cref="AllreduceSum(Span{float}, TimeSpan, string)"/>.</summary>
+    /// <param name="values">This rank's values; the sums on return.</param>
+    /// <param name="timeout">How long to wait for the other ranks.</param>
+    /// <param name="what">What is being reduced, for the message.</param>
+    public void AllreduceSum(Span<double> values, TimeSpan timeout, string what)
+    {
+        if (timeout == Timeout.InfiniteTimeSpan)
+        {
+            AllreduceSum(values);
+            return;
+        }
+
+        ThrowIfDisposed();
+        fixed (double* p = values)
+        {
+            nint request;
+            Mpi.Check(Mpi.MPI_Iallreduce(Mpi.InPlace, p, values.Length, Mpi.Double, Mpi.Sum, Mpi.CommWorld, &request), "MPI_Iallreduce");
+            Wait(&request, timeout, what);
+        }
+    }
+
     /// <summary>Sums <paramref name="values"/> element-wise over all ranks, in place (double precision).</summary>
     /// <param name="values">This rank's values; the sums on return.</param>
     public void AllreduceSum(Span<double> values)
@@ -131,6 +182,37 @@ public sealed unsafe class MpiCommunicator : IDisposable
             _ = Mpi.MPI_Finalize();
         }
     }
+
+    /// <summary>Drives a non-blocking request to completion (MPI_Test also makes progress), or aborts the job at the deadline.</summary>
+    private void Wait(nint* request, TimeSpan timeout, string what)
+    {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var spinner = default(SpinWait);
+        while (true)
+        {
+            int done;
+            Mpi.Check(Mpi.MPI_Test(request, &done, null), "MPI_Test");
+            if (done != 0)
+            {
+                return;
+            }
+
+            if (timeout != Timeout.InfiniteTimeSpan && System.Diagnostics.Stopwatch.GetElapsedTime(started) > timeout)
+            {
+                Console.Error.WriteLine($"NetDsl rank {Rank} of {Size}: {what} did not complete within {timeout.TotalSeconds:0.#} s; another rank is hung or gone. Aborting the job.");
+                Console.Error.Flush();
+                Abort(AbortExitCode);
+                Environment.Exit(AbortExitCode); // MPI_Abort does not return; this is for an MPI that lets it
+            }
+
+            // Poll as a blocking MPI call does (OpenMPI busy-waits too), yielding the core now and then but never
+            // sleeping: a 1 ms sleep per wait cost 7% of the step on 2 ranks.
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
+    /// <summary>The exit code of a job aborted because a collective timed out (EX_SOFTWARE).</summary>
+    public const int AbortExitCode = 70;
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 }

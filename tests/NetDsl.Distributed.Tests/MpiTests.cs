@@ -8,7 +8,7 @@ namespace NetDsl.Distributed.Tests;
 /// <summary>
 /// Data-parallel training under <c>mpirun</c> on this machine (oversubscribed, loopback): N ranks training shards of
 /// each global batch end with identical parameters equal to one process training on the combined batches (the worker
-/// checks and states its tolerance), and a rank that dies stops the job with an error instead of a hang. Skipped where
+/// checks and states its tolerance), and a rank that dies or hangs stops the job with an error instead of a hang. Skipped where
 /// OpenMPI is not installed (Debian: openmpi-bin; .ci/run installs it).
 /// </summary>
 public sealed class MpiTests(ITestOutputHelper output)
@@ -35,6 +35,17 @@ public sealed class MpiTests(ITestOutputHelper output)
         Assert.NotEqual(0, code);
         Assert.True(elapsed < TimeSpan.FromSeconds(60), $"the job took {elapsed} to stop");
         Assert.Contains("dying at step 5", log);
+        Assert.DoesNotContain("ok=True", log);
+    }
+
+    [SkippableFact]
+    public void A_rank_that_hangs_makes_the_others_abort_the_job_after_the_timeout()
+    {
+        var (code, log, elapsed) = Run(2, "--hang-at 5");
+        Assert.NotEqual(0, code);
+        Assert.Contains("hanging at step 5", log);
+        Assert.Contains("did not complete within 5 s; another rank is hung or gone. Aborting the job.", log);
+        Assert.True(elapsed > TimeSpan.FromSeconds(5) && elapsed < TimeSpan.FromSeconds(60), $"the job took {elapsed} to stop");
         Assert.DoesNotContain("ok=True", log);
     }
 

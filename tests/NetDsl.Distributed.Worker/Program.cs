@@ -10,10 +10,13 @@ using NetDsl.Optimizers;
 // "--die-at S": the last rank exits at step S without finalising, as a crashed rank would (the others must not hang).
 const int GlobalBatch = 32, Steps = 12, Seed = 3;
 int dieAt = args.Length == 2 && args[0] == "--die-at" ? int.Parse(args[1], CultureInfo.InvariantCulture) : -1;
+// "--hang-at S": the last rank stops answering at step S (alive, never reaching the reduction); the others must give up
+// after DataParallel.Timeout (5 s here) and abort the job.
+int hangAt = args.Length == 2 && args[0] == "--hang-at" ? int.Parse(args[1], CultureInfo.InvariantCulture) : -1;
 using var world = MpiCommunicator.World();
 if (args.Length >= 1 && args[0] == "--bench")
 {
-    return ScalingBenchmark.Run(world, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1);
+    return ScalingBenchmark.Run(world, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1, args.Length > 2 && args[2] == "blocking");
 }
 
 int rank = world.Rank, size = world.Size;
@@ -21,7 +24,7 @@ var (train, _) = MnistDigits.Load();
 int first = rank * GlobalBatch / size, end = (rank + 1) * GlobalBatch / size, rows = end - first;
 int largestShard = (GlobalBatch + size - 1) / size;
 using var network = new ShardedCnn(largestShard, Seed, threads: 1);
-var trainer = new DataParallel(network, world);
+var trainer = new DataParallel(network, world) { Timeout = hangAt >= 0 ? TimeSpan.FromSeconds(5) : TimeSpan.FromMinutes(5) };
 var optimizer = new Sgd(0.05f, momentum: 0.9f);
 
 ShardedCnn? reference = rank == 0 ? new ShardedCnn(GlobalBatch, Seed, threads: 1) : null;
@@ -43,6 +46,12 @@ for (int step = 0; step < Steps; step++)
     {
         Console.Error.WriteLine($"rank {rank}: dying at step {step} (test)");
         Environment.Exit(3); // no MPI_Finalize: as a crash would
+    }
+
+    if (hangAt == step && rank == size - 1)
+    {
+        Console.Error.WriteLine($"rank {rank}: hanging at step {step} (test)");
+        Thread.Sleep(Timeout.Infinite);
     }
 
     loss = trainer.TrainStep(inputs.AsSpan(first * size1, rows * size1), labels.AsSpan(first, rows), optimizer);

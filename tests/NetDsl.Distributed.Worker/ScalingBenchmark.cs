@@ -5,7 +5,7 @@ using NetDsl.Distributed;
 using NetDsl.Optimizers;
 
 /// <summary>
-/// The scaling numbers in the README (<c>mpirun -np N dotnet NetDsl.Distributed.Worker.dll --bench THREADS</c>): the
+/// The scaling numbers in the README (<c>mpirun -np N dotnet NetDsl.Distributed.Worker.dll --bench THREADS [blocking]</c>): the
 /// reference CNN (mnist_transfer_cnn), a global batch of 128 split over the ranks, Adadelta; the mean step time over 30
 /// steps after 10 warm-up steps, the time of the gradient Allreduce alone, and the arena it reduces.
 /// </summary>
@@ -13,11 +13,11 @@ internal static class ScalingBenchmark
 {
     private const int GlobalBatch = 128, Warmup = 10, Steps = 30;
 
-    public static int Run(MpiCommunicator world, int threads)
+    public static int Run(MpiCommunicator world, int threads, bool blocking)
     {
         int rows = GlobalBatch / world.Size;
         using var network = new ReferenceCnn(rows, seed: 1, threads);
-        var trainer = new DataParallel(network, world);
+        var trainer = new DataParallel(network, world) { Timeout = blocking ? Timeout.InfiniteTimeSpan : TimeSpan.FromMinutes(5) };
         var optimizer = new Adadelta(1f);
         var random = new Random(world.Rank);
         float[] inputs = [.. Enumerable.Range(0, rows * network.InputSize).Select(_ => (float)random.NextDouble())];
@@ -56,7 +56,7 @@ internal static class ScalingBenchmark
         if (world.IsRoot)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"ranks={world.Size} threads_per_rank={threads} rows_per_rank={rows} step_ms={stepMs:F2} images_per_s={GlobalBatch / stepMs * 1000:F0} compute_ms={computeMs:F2} allreduce_ms={reduceMs:F3} gradient_mb={network.Gradients.Length * 4 / 1e6:F2}"));
+                $"ranks={world.Size} threads_per_rank={threads} reduction={(blocking ? "blocking" : "polled")} rows_per_rank={rows} step_ms={stepMs:F2} images_per_s={GlobalBatch / stepMs * 1000:F0} compute_ms={computeMs:F2} allreduce_ms={reduceMs:F3} gradient_mb={network.Gradients.Length * 4 / 1e6:F2}"));
         }
 
         return 0;
