@@ -53,28 +53,27 @@ public sealed class DataParallel
     {
         int rows = labels.Length;
         Span<float> gradients = _network.Gradients;
-        float loss = 0;
+        float loss = rows > 0 ? _network.ComputeGradients(inputs, labels) : 0;
+        _totals[0] = rows;
+        _totals[1] = (double)loss * rows;
+        _step++;
+        _communicator.AllreduceSum(_totals, Timeout, "the row count and loss", _step);
+        if (_totals[0] <= 0)
+        {
+            throw new ArgumentException("The global batch has no rows on any rank.", nameof(labels)); // every rank sees it
+        }
+
+        // This rank's share of the global mean, rows / total rows of its mean gradient, in one pass before the sum.
         if (rows > 0)
         {
-            loss = _network.ComputeGradients(inputs, labels);
-            Scale(gradients, rows);
+            Scale(gradients, (float)(rows / _totals[0]));
         }
         else
         {
             gradients.Clear();
         }
 
-        _totals[0] = rows;
-        _totals[1] = (double)loss * rows;
-        _step++;
-        _communicator.AllreduceSum(_totals, Timeout, $"the row count and loss of step {_step}");
-        _communicator.AllreduceSum(gradients, Timeout, $"the gradient Allreduce of step {_step}");
-        if (_totals[0] <= 0)
-        {
-            throw new ArgumentException("The global batch has no rows on any rank.", nameof(labels));
-        }
-
-        Scale(gradients, (float)(1 / _totals[0]));
+        _communicator.AllreduceSum(gradients, Timeout, "the gradient Allreduce", _step);
         _network.ApplyGradients(optimizer);
         return (float)(_totals[1] / _totals[0]);
     }

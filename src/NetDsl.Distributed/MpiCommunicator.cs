@@ -85,7 +85,8 @@ public sealed unsafe class MpiCommunicator : IDisposable
     /// <param name="values">This rank's values; the sums on return.</param>
     /// <param name="timeout">How long to wait for the other ranks; <see cref="Timeout.InfiniteTimeSpan"/> waits for ever.</param>
     /// <param name="what">What is being reduced, for the message.</param>
-    public void AllreduceSum(Span<float> values, TimeSpan timeout, string what)
+    /// <param name="step">The training step, for the message, or -1.</param>
+    public void AllreduceSum(Span<float> values, TimeSpan timeout, string what, long step = -1)
     {
         if (timeout == Timeout.InfiniteTimeSpan)
         {
@@ -101,16 +102,17 @@ public sealed unsafe class MpiCommunicator : IDisposable
                 nint request;
                 int count = Math.Min(MaxCount, values.Length - start);
                 Mpi.Check(Mpi.MPI_Iallreduce(Mpi.InPlace, p + start, count, Mpi.Float, Mpi.Sum, Mpi.CommWorld, &request), "MPI_Iallreduce");
-                Wait(&request, timeout, what);
+                Wait(&request, timeout, what, step);
             }
         }
     }
 
-    /// <summary>The double-precision form of <see cref="AllreduceSum(Span{float}, TimeSpan, string)"/>.</summary>
+    /// <summary>The double-precision form of <see cref="AllreduceSum(Span{float}, TimeSpan, string, long)"/>.</summary>
     /// <param name="values">This rank's values; the sums on return.</param>
     /// <param name="timeout">How long to wait for the other ranks.</param>
     /// <param name="what">What is being reduced, for the message.</param>
-    public void AllreduceSum(Span<double> values, TimeSpan timeout, string what)
+    /// <param name="step">The training step, for the message, or -1.</param>
+    public void AllreduceSum(Span<double> values, TimeSpan timeout, string what, long step = -1)
     {
         if (timeout == Timeout.InfiniteTimeSpan)
         {
@@ -123,7 +125,7 @@ public sealed unsafe class MpiCommunicator : IDisposable
         {
             nint request;
             Mpi.Check(Mpi.MPI_Iallreduce(Mpi.InPlace, p, values.Length, Mpi.Double, Mpi.Sum, Mpi.CommWorld, &request), "MPI_Iallreduce");
-            Wait(&request, timeout, what);
+            Wait(&request, timeout, what, step);
         }
     }
 
@@ -184,7 +186,7 @@ public sealed unsafe class MpiCommunicator : IDisposable
     }
 
     /// <summary>Drives a non-blocking request to completion (MPI_Test also makes progress), or aborts the job at the deadline.</summary>
-    private void Wait(nint* request, TimeSpan timeout, string what)
+    private void Wait(nint* request, TimeSpan timeout, string what, long step)
     {
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var spinner = default(SpinWait);
@@ -199,7 +201,7 @@ public sealed unsafe class MpiCommunicator : IDisposable
 
             if (timeout != Timeout.InfiniteTimeSpan && System.Diagnostics.Stopwatch.GetElapsedTime(started) > timeout)
             {
-                Console.Error.WriteLine($"NetDsl rank {Rank} of {Size}: {what} did not complete within {timeout.TotalSeconds:0.#} s; another rank is hung or gone. Aborting the job.");
+                Console.Error.WriteLine($"NetDsl rank {Rank} of {Size}: {what}{(step >= 0 ? $" of step {step}" : string.Empty)} did not complete within {timeout.TotalSeconds:0.#} s; another rank is hung or gone. Aborting the job.");
                 Console.Error.Flush();
                 Abort(AbortExitCode);
                 Environment.Exit(AbortExitCode); // MPI_Abort does not return; this is for an MPI that lets it

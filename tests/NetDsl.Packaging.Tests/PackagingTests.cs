@@ -148,6 +148,7 @@ public sealed partial class PackagingTests(PackagesFixture packages, ITestOutput
     [GeneratedRegex(@"loss_first=(?<first>\S+) loss_last=(?<last>\S+) accuracy=(?<accuracy>\S+)")]
     private static partial Regex ResultLine();
 
+    /// <summary>A compiler, analyzer, trimming or AOT warning line (<c>warning CS8618</c>, <c>warning IL2026</c>, ...).</summary>
     [GeneratedRegex(@"(?i)\bwarning [A-Z]+[0-9]+")]
-    private static partial Regex WarningLine();
+    internal static partial Regex WarningLine();
 }
