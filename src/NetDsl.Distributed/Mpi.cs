@@ -69,6 +69,12 @@ internal static unsafe partial class Mpi
     public static partial int MPI_Iallreduce(void* sendBuffer, void* receiveBuffer, int count, nint datatype, nint op, nint comm, nint* request);
 
     [LibraryImport(Library)]
+    public static partial int MPI_Allgatherv(void* sendBuffer, int sendCount, nint sendType, void* receiveBuffer, int* receiveCounts, int* displacements, nint receiveType, nint comm);
+
+    [LibraryImport(Library)]
+    public static partial int MPI_Iallgatherv(void* sendBuffer, int sendCount, nint sendType, void* receiveBuffer, int* receiveCounts, int* displacements, nint receiveType, nint comm, nint* request);
+
+    [LibraryImport(Library)]
     public static partial int MPI_Test(nint* request, int* flag, void* status);
 
     [LibraryImport(Library)]

@@ -1,3 +1,5 @@
+using NetDsl.Training;
+
 namespace NetDsl.Distributed;
 
 /// <summary>
@@ -9,19 +11,31 @@ namespace NetDsl.Distributed;
 /// the thread that created the communicator calls MPI; NetDsl's worker threads never do), and finalised by
 /// <see cref="Dispose"/>.
 /// </remarks>
-public sealed unsafe class MpiCommunicator : IDisposable
+public sealed unsafe class MpiCommunicator : IProcessGroup, IDisposable
 {
     /// <summary>The largest count one MPI call takes; longer buffers go in pieces.</summary>
     private const int MaxCount = int.MaxValue / 2;
 
     private static MpiCommunicator? s_world;
+    private readonly int[] _displacements;
     private bool _disposed;
 
     private MpiCommunicator(int rank, int size)
     {
         Rank = rank;
         Size = size;
+        _displacements = new int[size];
     }
+
+    /// <summary>
+    /// How long a collective made through <see cref="IProcessGroup"/> (data-parallel <c>Fit</c>, <see cref="DataParallel"/>)
+    /// waits for the other ranks before it aborts the job with a message (default 5 minutes; a step of the reference
+    /// CNN takes ~16 ms). MPI itself has no timeout: a rank that dies is noticed by mpirun, which ends the job, but a
+    /// rank that hangs would otherwise stop every other rank in the reduction for ever. A finite timeout uses the
+    /// non-blocking collectives polled by <c>MPI_Test</c>; <see cref="System.Threading.Timeout.InfiniteTimeSpan"/> uses the blocking ones
+    /// (measured side by side in the README's scaling table). Set it the same on every rank.
+    /// </summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>This process's rank, 0 to <see cref="Size"/> - 1.</summary>
     public int Rank { get; }
@@ -83,12 +97,12 @@ public sealed unsafe class MpiCommunicator : IDisposable
     /// a message on stderr naming this rank, the call and the time waited.
     /// </summary>
     /// <param name="values">This rank's values; the sums on return.</param>
-    /// <param name="timeout">How long to wait for the other ranks; <see cref="Timeout.InfiniteTimeSpan"/> waits for ever.</param>
+    /// <param name="timeout">How long to wait for the other ranks; <see cref="System.Threading.Timeout.InfiniteTimeSpan"/> waits for ever.</param>
     /// <param name="what">What is being reduced, for the message.</param>
     /// <param name="step">The training step, for the message, or -1.</param>
     public void AllreduceSum(Span<float> values, TimeSpan timeout, string what, long step = -1)
     {
-        if (timeout == Timeout.InfiniteTimeSpan)
+        if (timeout == System.Threading.Timeout.InfiniteTimeSpan)
         {
             AllreduceSum(values); // the blocking call: no polling loop
             return;
@@ -114,7 +128,7 @@ public sealed unsafe class MpiCommunicator : IDisposable
     /// <param name="step">The training step, for the message, or -1.</param>
     public void AllreduceSum(Span<double> values, TimeSpan timeout, string what, long step = -1)
     {
-        if (timeout == Timeout.InfiniteTimeSpan)
+        if (timeout == System.Threading.Timeout.InfiniteTimeSpan)
         {
             AllreduceSum(values);
             return;
@@ -158,6 +172,78 @@ public sealed unsafe class MpiCommunicator : IDisposable
         }
     }
 
+    /// <summary>
+    /// Concatenates every rank's <paramref name="mine"/> in rank order into <paramref name="all"/> on every rank
+    /// (<c>MPI_Allgatherv</c>), waiting at most <paramref name="timeout"/> as <see cref="AllreduceSum(Span{float}, TimeSpan, string, long)"/> does.
+    /// </summary>
+    /// <param name="mine">This rank's floats: <paramref name="counts"/>[<see cref="Rank"/>] of them.</param>
+    /// <param name="all">Receives the concatenation (the sum of <paramref name="counts"/> floats).</param>
+    /// <param name="counts">Floats per rank, the same on every rank.</param>
+    /// <param name="timeout">How long to wait for the other ranks; <see cref="System.Threading.Timeout.InfiniteTimeSpan"/> waits for ever.</param>
+    /// <param name="what">What is gathered, for the message.</param>
+    /// <param name="step">The training step, for the message, or -1.</param>
+    public void Allgather(ReadOnlySpan<float> mine, Span<float> all, ReadOnlySpan<int> counts, TimeSpan timeout, string what, long step = -1)
+    {
+        ThrowIfDisposed();
+        if (counts.Length != Size)
+        {
+            throw new ArgumentException($"{Size} ranks need {Size} counts, not {counts.Length}.", nameof(counts));
+        }
+
+        if (counts[Rank] != mine.Length)
+        {
+            throw new ArgumentException($"Rank {Rank} sends {mine.Length} floats but its count is {counts[Rank]}.", nameof(mine));
+        }
+
+        long total = 0;
+        for (int r = 0; r < Size; r++)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(counts[r], nameof(counts));
+            _displacements[r] = (int)total;
+            total += counts[r];
+            if (total > int.MaxValue)
+            {
+                throw new ArgumentException("The gathered floats exceed one MPI call's count.", nameof(counts));
+            }
+        }
+
+        if (all.Length < total)
+        {
+            throw new ArgumentException($"The receive span has {all.Length} floats; the ranks send {total}.", nameof(all));
+        }
+
+        fixed (float* send = mine)
+        fixed (float* receive = all)
+        fixed (int* countsPointer = counts)
+        fixed (int* displacements = _displacements)
+        {
+            float dummy = 0;
+            void* source = mine.Length > 0 ? send : &dummy; // a null send buffer reads as MPI_IN_PLACE to some MPIs
+            if (timeout == System.Threading.Timeout.InfiniteTimeSpan)
+            {
+                Mpi.Check(Mpi.MPI_Allgatherv(source, mine.Length, Mpi.Float, receive, countsPointer, displacements, Mpi.Float, Mpi.CommWorld), "MPI_Allgatherv");
+                return;
+            }
+
+            nint request;
+            Mpi.Check(Mpi.MPI_Iallgatherv(source, mine.Length, Mpi.Float, receive, countsPointer, displacements, Mpi.Float, Mpi.CommWorld, &request), "MPI_Iallgatherv");
+            Wait(&request, timeout, what, step);
+        }
+    }
+
+    /// <inheritdoc/>
+    void IProcessGroup.Broadcast(Span<float> values, int root) => Broadcast(values, root);
+
+    /// <inheritdoc/>
+    void IProcessGroup.AllreduceSum(Span<float> values, string what, long step) => AllreduceSum(values, Timeout, what, step);
+
+    /// <inheritdoc/>
+    void IProcessGroup.AllreduceSum(Span<double> values, string what, long step) => AllreduceSum(values, Timeout, what, step);
+
+    /// <inheritdoc/>
+    void IProcessGroup.Allgather(ReadOnlySpan<float> mine, Span<float> all, ReadOnlySpan<int> counts, string what, long step) =>
+        Allgather(mine, all, counts, Timeout, what, step);
+
     /// <summary>Waits until every rank has called it.</summary>
     public void Barrier()
     {
@@ -199,7 +285,7 @@ public sealed unsafe class MpiCommunicator : IDisposable
                 return;
             }
 
-            if (timeout != Timeout.InfiniteTimeSpan && System.Diagnostics.Stopwatch.GetElapsedTime(started) > timeout)
+            if (timeout != System.Threading.Timeout.InfiniteTimeSpan && System.Diagnostics.Stopwatch.GetElapsedTime(started) > timeout)
             {
                 Console.Error.WriteLine($"NetDsl rank {Rank} of {Size}: {what}{(step >= 0 ? $" of step {step}" : string.Empty)} did not complete within {timeout.TotalSeconds:0.#} s; another rank is hung or gone. Aborting the job.");
                 Console.Error.Flush();

@@ -82,7 +82,11 @@ public abstract partial class Model
         CheckSource(data, nameof(data));
         ArgumentOutOfRangeException.ThrowIfNegative(options.Epochs, nameof(options.Epochs));
         ArgumentOutOfRangeException.ThrowIfNegative(options.InitialEpoch, nameof(options.InitialEpoch));
-        int batchSize = ResolveBatchSize(options.BatchSize);
+        DataParallelStep? parallel = options.Distributed is { } group
+            ? new DataParallelStep(this as Network ?? throw new NotSupportedException($"Data-parallel Fit (FitOptions.Distributed) trains a CPU Network; this model is a {GetType().Name}."), group)
+            : null;
+        int batchSize = parallel is null ? ResolveBatchSize(options.BatchSize) : ResolveGlobalBatchSize(options.BatchSize, parallel.Group.Size);
+        bool root = parallel is null || parallel.Group.Rank == 0;
         if (options.ValidationSplit != 0 && options.ValidationData is not null)
         {
             throw new ArgumentException("Give either validation data or a validation split, not both.", nameof(options));
@@ -107,7 +111,7 @@ public abstract partial class Model
 
         Metric[] metrics = ResolveMetrics(options.Metrics, Loss);
         TextWriter writer = options.Output ?? Console.Out;
-        Verbosity style = options.Verbose switch
+        Verbosity style = !root ? Verbosity.Silent : options.Verbose switch
         {
             Verbosity.Auto => (options.Output is null || ReferenceEquals(options.Output, Console.Out)) && !Console.IsOutputRedirected
                 ? Verbosity.ProgressBar
@@ -124,7 +128,11 @@ public abstract partial class Model
 
         foreach (var callback in options.Callbacks ?? [])
         {
-            callbacks.Add(callback ?? throw new ArgumentException("A callback is null.", nameof(options)));
+            _ = callback ?? throw new ArgumentException("A callback is null.", nameof(options));
+            if (root || !callback.RootRankOnly)
+            {
+                callbacks.Add(callback);
+            }
         }
 
         var batcher = new Batcher(training, batchSize, options.ShuffleSeed ?? unchecked((ulong)Seed), options.Shuffle);
@@ -140,6 +148,7 @@ public abstract partial class Model
             ValidationSamples = validation?.Count ?? 0,
             Metrics = metrics,
             Log = style == Verbosity.Silent ? null : writer,
+            ProcessGroup = options.Distributed,
         };
         Callback[] hooks = [.. callbacks];
         foreach (var hook in hooks)
@@ -147,7 +156,37 @@ public abstract partial class Model
             hook.SetContext(context);
         }
 
-        return RunFit(training, validation, optimizer, batcher, metrics, hooks, context, cancellationToken);
+        if (parallel is not null)
+        {
+            parallel.CheckAgreement(
+            [
+                ("the number of parameters", ((Network)this).Parameters.Length),
+                ("the number of training samples", training.Count),
+                ("the number of validation samples", validation?.Count ?? 0),
+                ("the global batch size", batchSize),
+                ("the epochs", options.Epochs),
+                ("the initial epoch", options.InitialEpoch),
+                ("the shuffle seed (FitOptions.ShuffleSeed, by default the network's seed)", unchecked((long)(options.Shuffle ? options.ShuffleSeed ?? unchecked((ulong)Seed) : ulong.MaxValue))),
+                ("the optimizer's iteration count", optimizer.Iterations),
+                ("the optimizer's learning rate", BitConverter.SingleToInt32Bits(optimizer.LearningRate)),
+                ("the number of metrics", metrics.Length),
+            ]);
+            parallel.BroadcastParameters();
+        }
+
+        return RunFit(training, validation, optimizer, batcher, metrics, hooks, context, parallel, cancellationToken);
+    }
+
+    /// <summary>The global batch of a data-parallel run: 0 means every rank's full network batch.</summary>
+    private int ResolveGlobalBatchSize(int batchSize, int ranks)
+    {
+        long largest = (long)BatchSize * ranks;
+        if (batchSize < 0 || batchSize > largest)
+        {
+            throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, $"The global batch size must be 1 to {largest} ({ranks} ranks of {BatchSize}, the batch size this network was built for), or 0 for {Math.Min(largest, int.MaxValue)}.");
+        }
+
+        return batchSize == 0 ? (int)Math.Min(largest, int.MaxValue) : batchSize;
     }
 
     /// <summary>
@@ -168,7 +207,7 @@ public abstract partial class Model
         int rows = ResolveBatchSize(batchSize);
         Metric[] resolved = ResolveMetrics(metrics, Loss);
         var loss = CreateLossMetric();
-        RunEvaluation(data, rows, loss, resolved, cancellationToken);
+        RunEvaluation(data, rows, loss, resolved, null, cancellationToken);
         return new EvaluationResult(data.Count, loss.Result, resolved.Select(m => KeyValuePair.Create(m.Name, m.Result)));
     }
 
@@ -219,7 +258,7 @@ public abstract partial class Model
     };
 
     private History RunFit(IDataSource training, IDataSource? validation, IOptimizer optimizer, Batcher batcher, Metric[] metrics,
-        Callback[] hooks, TrainingContext context, CancellationToken cancellationToken)
+        Callback[] hooks, TrainingContext context, DataParallelStep? parallel, CancellationToken cancellationToken)
     {
         var history = new History();
         var batchLogs = new Logs();
@@ -257,7 +296,11 @@ public abstract partial class Model
                 long started = Stopwatch.GetTimestamp();
                 while (true)
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
+                    if (parallel is null)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested(); // data-parallel: agreed after every batch
+                    }
+
                     if (!batcher.MoveNext())
                     {
                         break;
@@ -270,13 +313,28 @@ public abstract partial class Model
 
                     int rows = batcher.Rows;
 
-                    float loss = TakesClassLabels ? TrainStep(batcher.Features, batcher.Labels, optimizer) : TrainStep(batcher.Features, batcher.Targets, optimizer);
-                    var batch = TakesClassLabels
-                        ? new MetricBatch(TrainingOutputs(rows), OutputSize, batcher.Labels)
-                        : new MetricBatch(TrainingOutputs(rows), OutputSize, batcher.Targets, OutputSize);
-                    for (int i = 0; i < metrics.Length; i++)
+                    float loss;
+                    ReadOnlySpan<float> outputs;
+                    if (parallel is null)
                     {
-                        metrics[i].Update(batch);
+                        loss = TakesClassLabels ? TrainStep(batcher.Features, batcher.Labels, optimizer) : TrainStep(batcher.Features, batcher.Targets, optimizer);
+                        outputs = TrainingOutputs(rows);
+                    }
+                    else
+                    {
+                        loss = parallel.TrainStep(batcher, TakesClassLabels, optimizer);
+                        outputs = metrics.Length == 0 ? default : parallel.GatherOutputs(TrainingOutputs(parallel.LocalRows), rows);
+                    }
+
+                    if (metrics.Length > 0)
+                    {
+                        var batch = TakesClassLabels
+                            ? new MetricBatch(outputs, OutputSize, batcher.Labels)
+                            : new MetricBatch(outputs, OutputSize, batcher.Targets, OutputSize);
+                        for (int i = 0; i < metrics.Length; i++)
+                        {
+                            metrics[i].Update(batch);
+                        }
                     }
 
                     lossSum += (double)loss * rows;
@@ -293,6 +351,10 @@ public abstract partial class Model
                     }
 
                     step++;
+                    if (parallel is not null)
+                    {
+                        AgreeToStop(parallel, context, cancellationToken);
+                    }
                     if (context.StopTraining)
                     {
                         break;
@@ -309,7 +371,7 @@ public abstract partial class Model
 
                 if (validation is not null)
                 {
-                    RunEvaluation(validation, context.BatchSize, lossMetric, metrics, cancellationToken);
+                    RunEvaluation(validation, context.BatchSize, lossMetric, metrics, parallel, cancellationToken);
                     epochLogs["val_loss"] = lossMetric.Result;
                     foreach (var metric in metrics)
                     {
@@ -325,6 +387,10 @@ public abstract partial class Model
                 }
 
                 PublishHost(optimizer);
+                if (parallel is not null)
+                {
+                    AgreeToStop(parallel, context, cancellationToken);
+                }
 
                 history.Add(epoch, epochLogs, seconds, seconds > 0 ? seen / seconds : double.NaN);
                 last = epochLogs;
@@ -355,12 +421,31 @@ public abstract partial class Model
         return history;
     }
 
+    /// <summary>
+    /// Makes every rank of a data-parallel run leave together: any rank's stop request stops all (a callback that runs
+    /// on rank 0 only may ask), and a cancellation on any rank cancels all.
+    /// </summary>
+    private static void AgreeToStop(DataParallelStep parallel, TrainingContext context, CancellationToken cancellationToken)
+    {
+        var (stop, cancel) = parallel.Agree(context.StopTraining, cancellationToken.IsCancellationRequested);
+        context.StopTraining = stop;
+        if (cancel)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new OperationCanceledException($"Training was cancelled on another rank (this is rank {parallel.Group.Rank} of {parallel.Group.Size}).");
+        }
+    }
+
     /// <summary>The double closest to the shortest decimal form of <paramref name="value"/> (0.01f logs as 0.01, not 0.009999999776482582).</summary>
     private static double ShortestDouble(float value) =>
         float.IsFinite(value) ? double.Parse(value.ToString("R", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture) : value;
 
-    /// <summary>Inference over <paramref name="data"/> feeding the loss and the metrics (each reset first).</summary>
-    private void RunEvaluation(IDataSource data, int batchSize, Metric loss, IReadOnlyList<Metric> metrics, CancellationToken cancellationToken)
+    /// <summary>
+    /// Inference over <paramref name="data"/> feeding the loss and the metrics (each reset first). Data-parallel, each
+    /// rank runs its shard of every batch and the outputs are gathered, so every rank updates the metrics with the whole
+    /// batch (cancellation is then agreed at the epoch's end instead of checked per batch).
+    /// </summary>
+    private void RunEvaluation(IDataSource data, int batchSize, Metric loss, IReadOnlyList<Metric> metrics, DataParallelStep? parallel, CancellationToken cancellationToken)
     {
         loss.Reset();
         for (int i = 0; i < metrics.Count; i++)
@@ -371,11 +456,27 @@ public abstract partial class Model
         _sourceOutputs ??= new float[checked(BatchSize * OutputSize)];
         for (int start = 0; start < data.Count; start += batchSize)
         {
-            cancellationToken.ThrowIfCancellationRequested();
             int rows = Math.Min(batchSize, data.Count - start);
-            var inputs = GatherFeatures(data, start, rows);
-            var outputs = _sourceOutputs.AsSpan(0, rows * OutputSize);
-            Predict(inputs, outputs);
+            ReadOnlySpan<float> outputs;
+            if (parallel is null)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var mine = _sourceOutputs.AsSpan(0, rows * OutputSize);
+                Predict(GatherFeatures(data, start, rows), mine);
+                outputs = mine;
+            }
+            else
+            {
+                var (first, local) = parallel.Shard(rows);
+                var mine = _sourceOutputs.AsSpan(0, local * OutputSize);
+                if (local > 0)
+                {
+                    Predict(GatherFeatures(data, start + first, local), mine);
+                }
+
+                outputs = parallel.GatherOutputs(mine, rows);
+            }
+
             var batch = TakesClassLabels
                 ? new MetricBatch(outputs, OutputSize, GatherLabels(data, start, rows))
                 : new MetricBatch(outputs, OutputSize, GatherTargets(data, start, rows), OutputSize);
@@ -408,7 +509,11 @@ public abstract partial class Model
     /// <summary>The float targets of samples <c>start .. start + rows - 1</c>, gathered into a buffer allocated once.</summary>
     private ReadOnlySpan<float> GatherTargets(IDataSource data, int start, int rows)
     {
-        _sourceTargets ??= new float[checked(BatchSize * OutputSize)];
+        if (_sourceTargets is null || _sourceTargets.Length < rows * OutputSize)
+        {
+            _sourceTargets = new float[checked(Math.Max(rows, BatchSize) * OutputSize)]; // data-parallel global batches may be larger
+        }
+
         for (int r = 0; r < rows; r++)
         {
             data.CopyTargets(start + r, _sourceTargets.AsSpan(r * OutputSize, OutputSize));
@@ -427,7 +532,11 @@ public abstract partial class Model
         }
         else
         {
-            _sourceLabels ??= new int[BatchSize];
+            if (_sourceLabels is null || _sourceLabels.Length < rows)
+            {
+                _sourceLabels = new int[Math.Max(rows, BatchSize)]; // data-parallel global batches may be larger
+            }
+
             for (int r = 0; r < rows; r++)
             {
                 _sourceLabels[r] = data.GetLabel(start + r);

@@ -28,6 +28,47 @@ public sealed class MpiTests(ITestOutputHelper output)
         Assert.Contains("ok=True", log);
     }
 
+    [SkippableTheory]
+    [InlineData(2, 3)]
+    [InlineData(4, 2)]
+    public void Fit_on_ranks_matches_one_process_and_resumes_from_its_checkpoint_on_another_rank_count(int ranks, int resumeRanks)
+    {
+        string directory = Directory.CreateTempSubdirectory("netdsl-mpi-fit-").FullName;
+        try
+        {
+            var (code, log, _) = Run(ranks, $"--fit \"{directory}\"");
+            Assert.True(code == 0, $"mpirun -np {ranks} --fit exited {code}:\n{log}");
+            Assert.Equal(ranks, log.Split('\n').Count(l => l.Contains("ok=True", StringComparison.Ordinal)));
+            Assert.True(File.Exists(Path.Combine(directory, "epoch-1.safetensors")), "rank 0 wrote no checkpoint");
+
+            var (resumedCode, resumedLog, _) = Run(resumeRanks, $"--fit-resume \"{directory}\"");
+            Assert.True(resumedCode == 0, $"mpirun -np {resumeRanks} --fit-resume exited {resumedCode}:\n{resumedLog}");
+            Assert.Equal(resumeRanks, resumedLog.Split('\n').Count(l => l.Contains("initial_epoch=1", StringComparison.Ordinal) && l.Contains("ok=True", StringComparison.Ordinal)));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [SkippableFact]
+    public void Ranks_that_disagree_on_the_data_all_stop_with_an_error_naming_it()
+    {
+        string directory = Directory.CreateTempSubdirectory("netdsl-mpi-fit-").FullName;
+        try
+        {
+            var (code, log, elapsed) = Run(2, $"--fit-mismatch \"{directory}\"");
+            Assert.NotEqual(0, code);
+            Assert.Contains("the ranks disagree on the number of training samples", log);
+            Assert.True(elapsed < TimeSpan.FromSeconds(60), $"the job took {elapsed} to stop");
+            Assert.DoesNotContain("ok=True", log);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     [SkippableFact]
     public void A_rank_that_dies_stops_the_job_with_an_error_instead_of_hanging()
     {

@@ -14,6 +14,11 @@ int dieAt = args.Length == 2 && args[0] == "--die-at" ? int.Parse(args[1], Cultu
 // after DataParallel.Timeout (5 s here) and abort the job.
 int hangAt = args.Length == 2 && args[0] == "--hang-at" ? int.Parse(args[1], CultureInfo.InvariantCulture) : -1;
 using var world = MpiCommunicator.World();
+if (args.Length == 2 && args[0] is "--fit" or "--fit-resume" or "--fit-mismatch")
+{
+    return FitCheck.Run(world, args[1], resume: args[0] == "--fit-resume", mismatch: args[0] == "--fit-mismatch");
+}
+
 if (args.Length >= 1 && args[0] == "--bench")
 {
     return ScalingBenchmark.Run(world, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1, args.Length > 2 && args[2] == "blocking");
@@ -24,7 +29,8 @@ var (train, _) = MnistDigits.Load();
 int first = rank * GlobalBatch / size, end = (rank + 1) * GlobalBatch / size, rows = end - first;
 int largestShard = (GlobalBatch + size - 1) / size;
 using var network = new ShardedCnn(largestShard, Seed, threads: 1);
-var trainer = new DataParallel(network, world) { Timeout = hangAt >= 0 ? TimeSpan.FromSeconds(5) : TimeSpan.FromMinutes(5) };
+world.Timeout = hangAt >= 0 ? TimeSpan.FromSeconds(5) : TimeSpan.FromMinutes(5);
+var trainer = new DataParallel(network, world);
 var optimizer = new Sgd(0.05f, momentum: 0.9f);
 
 ShardedCnn? reference = rank == 0 ? new ShardedCnn(GlobalBatch, Seed, threads: 1) : null;

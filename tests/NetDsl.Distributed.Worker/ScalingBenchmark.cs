@@ -17,7 +17,8 @@ internal static class ScalingBenchmark
     {
         int rows = GlobalBatch / world.Size;
         using var network = new ReferenceCnn(rows, seed: 1, threads);
-        var trainer = new DataParallel(network, world) { Timeout = blocking ? Timeout.InfiniteTimeSpan : TimeSpan.FromMinutes(5) };
+        world.Timeout = blocking ? Timeout.InfiniteTimeSpan : TimeSpan.FromMinutes(5);
+        var trainer = new DataParallel(network, world);
         var optimizer = new Adadelta(1f);
         var random = new Random(world.Rank);
         float[] inputs = [.. Enumerable.Range(0, rows * network.InputSize).Select(_ => (float)random.NextDouble())];

@@ -24,6 +24,14 @@ public abstract class Callback
     /// <exception cref="InvalidOperationException">The callback is not attached to a run.</exception>
     public TrainingContext Context => _context ?? throw new InvalidOperationException($"{GetType().Name} is not attached to a training run: Network.Fit calls SetContext before OnTrainBegin.");
 
+    /// <summary>
+    /// Whether, in data-parallel training (<see cref="FitOptions.Distributed"/>), only rank 0 runs this callback: true
+    /// for callbacks that write files or print (checkpoints, CSV logs), false (default) for those that steer training
+    /// (early stopping, learning-rate schedules), which must run on every rank. Every rank sees the same logs, so
+    /// callbacks on every rank decide the same way.
+    /// </summary>
+    public virtual bool RootRankOnly => false;
+
     /// <summary>Whether <see cref="SetContext"/> has been called.</summary>
     protected bool HasContext => _context is not null;
 

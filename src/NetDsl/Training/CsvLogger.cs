@@ -23,6 +23,9 @@ public sealed class CsvLogger : Callback
     private List<string>? _keys;
     private bool _writeHeader;
 
+    /// <summary>True: in data-parallel training only rank 0 writes the CSV log.</summary>
+    public override bool RootRankOnly => true;
+
     /// <summary>Creates the callback.</summary>
     /// <param name="path">The CSV file; its directory must exist.</param>
     /// <param name="separator">The column separator.</param>

@@ -51,4 +51,23 @@ public sealed record FitOptions
 
     /// <summary>Where progress goes; null (default) means <see cref="Console.Out"/>.</summary>
     public TextWriter? Output { get; init; }
+
+    /// <summary>
+    /// Trains data-parallel over these processes (for example <c>MpiCommunicator.World()</c> under <c>mpirun</c>);
+    /// null (default) trains in this process alone. Every rank calls <c>Fit</c> with the same data and options:
+    /// each draws the same shuffled global batches of <see cref="BatchSize"/> samples (0 means the network's batch size
+    /// times the number of ranks; at most that), trains on its contiguous shard of each, and the gradients are averaged
+    /// over the ranks before every update, so the weights follow the same path as one process training on the global
+    /// batches (see the README for what differs: BatchNorm statistics and dropout masks are per rank).
+    /// </summary>
+    /// <remarks>
+    /// Rank 0's parameters are broadcast first; the ranks must agree on the data's size, the batch size, the epochs and
+    /// the optimizer's state (a mismatch is an <see cref="InvalidOperationException"/> on every rank). The loss, the
+    /// metrics and validation cover the whole global batches (the outputs are gathered), so every rank sees the same
+    /// logs and every callback decides the same way; only rank 0 prints progress and runs the callbacks that write
+    /// files (<see cref="Callback.RootRankOnly"/>: checkpoints, CSV logs). A stop requested by a callback or a
+    /// cancellation on any rank ends training on every rank after the same batch. The network must be a CPU
+    /// <see cref="Network"/>.
+    /// </remarks>
+    public IProcessGroup? Distributed { get; init; }
 }

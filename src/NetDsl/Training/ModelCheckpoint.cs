@@ -17,6 +17,9 @@ public sealed class ModelCheckpoint : Callback
     private MetricDirection _direction;
     private bool _warned;
 
+    /// <summary>True: in data-parallel training only rank 0 writes the checkpoint.</summary>
+    public override bool RootRankOnly => true;
+
     /// <summary>Creates the callback.</summary>
     /// <param name="path">
     /// The file to write. <c>{epoch}</c> in it is replaced by the 1-based epoch number (Keras' <c>{epoch:02d}</c>

@@ -38,6 +38,9 @@ public sealed class TrainingContext
     /// <summary>The metrics tracked besides the loss (their names are the log keys; validation adds <c>val_</c>).</summary>
     public IReadOnlyList<Metric> Metrics { get; init; } = [];
 
+    /// <summary>The processes of a data-parallel run (<see cref="FitOptions.Distributed"/>), or null for one process.</summary>
+    public IProcessGroup? ProcessGroup { get; init; }
+
     /// <summary>Where callbacks print messages (the progress output's writer); null when training is silent.</summary>
     public TextWriter? Log { get; init; }
 

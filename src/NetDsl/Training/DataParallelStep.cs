@@ -1,0 +1,198 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using NetDsl.Data;
+using NetDsl.Optimizers;
+
+namespace NetDsl.Training;
+
+/// <summary>
+/// One data-parallel training step over a <see cref="IProcessGroup"/>, shared by <c>Fit</c> with
+/// <see cref="FitOptions.Distributed"/> and <c>NetDsl.Distributed.DataParallel</c>: each rank computes the gradients
+/// of its shard of the global batch, the row counts and loss sums are reduced, each rank scales its gradient arena by
+/// its share of the rows, one Allreduce of the arena sums the shares, and every rank applies the same update.
+/// Allocates nothing per step.
+/// </summary>
+internal sealed class DataParallelStep
+{
+    private readonly Network _network;
+    private readonly IProcessGroup _group;
+    private readonly double[] _totals = new double[2];
+    private readonly double[] _flags = new double[2];
+    private readonly int[] _counts;
+    private float[]? _gathered;
+
+    public DataParallelStep(Network network, IProcessGroup group)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(group);
+        if (group.Size < 1 || (uint)group.Rank >= (uint)group.Size)
+        {
+            throw new ArgumentException($"The process group reports rank {group.Rank} of {group.Size}; a rank must be 0 to size - 1.", nameof(group));
+        }
+
+        _network = network;
+        _group = group;
+        _counts = new int[group.Size];
+    }
+
+    /// <summary>The process group.</summary>
+    public IProcessGroup Group => _group;
+
+    /// <summary>Steps taken (the number in error messages).</summary>
+    public long Steps { get; private set; }
+
+    /// <summary>This rank's rows of the last global batch given to <see cref="TrainStep(Batcher, bool, IOptimizer)"/>.</summary>
+    public int LocalRows { get; private set; }
+
+    /// <summary>
+    /// Rank <paramref name="rank"/>'s contiguous share of a global batch of <paramref name="rows"/> rows: rows
+    /// <c>rank * rows / size</c> to <c>(rank + 1) * rows / size</c>, so shards differ by at most one row.
+    /// </summary>
+    public static (int First, int Rows) Shard(int rows, int rank, int size)
+    {
+        int first = (int)((long)rank * rows / size);
+        int end = (int)((long)(rank + 1) * rows / size);
+        return (first, end - first);
+    }
+
+    /// <summary>This rank's share of a global batch of <paramref name="rows"/> rows.</summary>
+    public (int First, int Rows) Shard(int rows) => Shard(rows, _group.Rank, _group.Size);
+
+    /// <summary>Copies rank 0's parameters (weights and non-trainable state such as BatchNorm statistics) to every rank.</summary>
+    public void BroadcastParameters() => _group.Broadcast(_network.Parameters, 0);
+
+    /// <summary>One step on this rank's share of the batch the batcher holds; returns the mean loss over the global batch.</summary>
+    public float TrainStep(Batcher batcher, bool classLabels, IOptimizer optimizer)
+    {
+        var (first, rows) = Shard(batcher.Rows);
+        LocalRows = rows;
+        int inputSize = _network.InputSize;
+        var inputs = batcher.Features.Slice(first * inputSize, rows * inputSize);
+        return classLabels
+            ? TrainStep(inputs, batcher.Labels.Slice(first, rows), optimizer)
+            : TrainStep(inputs, batcher.Targets.Slice(first * _network.OutputSize, rows * _network.OutputSize), optimizer);
+    }
+
+    /// <summary>One step on this rank's samples (zero rows allowed); returns the mean loss over every rank's rows.</summary>
+    public float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels, IOptimizer optimizer) =>
+        Reduce(labels.Length, labels.Length > 0 ? _network.ComputeGradients(inputs, labels) : 0, optimizer);
+
+    /// <summary>One step on this rank's samples with float targets (zero rows allowed).</summary>
+    public float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets, IOptimizer optimizer)
+    {
+        int rows = targets.Length / _network.OutputSize;
+        return Reduce(rows, rows > 0 ? _network.ComputeGradients(inputs, targets) : 0, optimizer);
+    }
+
+    private float Reduce(int rows, float loss, IOptimizer optimizer)
+    {
+        Steps++;
+        _totals[0] = rows;
+        _totals[1] = (double)loss * rows;
+        _group.AllreduceSum(_totals, "the row count and loss", Steps);
+        if (_totals[0] <= 0)
+        {
+            throw new ArgumentException("The global batch has no rows on any rank."); // every rank sees the same sums
+        }
+
+        // This rank's share of the global mean gradient, rows / global rows of its own mean, scaled in one pass.
+        Span<float> gradients = _network.Gradients;
+        if (rows > 0)
+        {
+            Scale(gradients, (float)(rows / _totals[0]));
+        }
+        else
+        {
+            gradients.Clear();
+        }
+
+        _group.AllreduceSum(gradients, "the gradient Allreduce", Steps);
+        _network.ApplyGradients(optimizer);
+        return (float)(_totals[1] / _totals[0]);
+    }
+
+    /// <summary>
+    /// Every rank's <paramref name="mine"/> (its outputs for its shard of a global batch of <paramref name="rows"/>
+    /// rows), concatenated in rank order: the outputs for the whole global batch, on every rank.
+    /// </summary>
+    public ReadOnlySpan<float> GatherOutputs(ReadOnlySpan<float> mine, int rows)
+    {
+        int width = _network.OutputSize;
+        for (int r = 0; r < _counts.Length; r++)
+        {
+            _counts[r] = Shard(rows, r, _counts.Length).Rows * width;
+        }
+
+        int total = rows * width;
+        if (_gathered is null || _gathered.Length < total)
+        {
+            _gathered = new float[total]; // once per run: the first (largest) batch
+        }
+
+        var all = _gathered.AsSpan(0, total);
+        _group.Allgather(mine, all, _counts, "the outputs for the metrics", Steps);
+        return all;
+    }
+
+    /// <summary>
+    /// Whether any rank asked to stop (a callback set <see cref="TrainingContext.StopTraining"/>) or was cancelled: one
+    /// tiny Allreduce, so every rank leaves the loop at the same batch.
+    /// </summary>
+    public (bool Stop, bool Cancel) Agree(bool stop, bool cancel)
+    {
+        _flags[0] = stop ? 1 : 0;
+        _flags[1] = cancel ? 1 : 0;
+        _group.AllreduceSum(_flags, "the stop and cancel flags", Steps);
+        return (_flags[0] > 0, _flags[1] > 0);
+    }
+
+    /// <summary>
+    /// Checks that every rank starts the same run. Each quantity's 64 bits go in four 16-bit pieces; with the sums and
+    /// the sums of squares of the pieces over the ranks (exact in doubles), the pieces agree on every rank exactly when
+    /// size x sum of squares = sum squared. A mismatch (another data set, batch size or checkpoint on some rank) is an
+    /// exception on every rank, naming the quantity, instead of a hang or a silent divergence.
+    /// </summary>
+    public void CheckAgreement(IReadOnlyList<(string Name, long Value)> quantities)
+    {
+        var sums = new double[quantities.Count * 8];
+        for (int i = 0; i < quantities.Count; i++)
+        {
+            ulong bits = unchecked((ulong)quantities[i].Value);
+            for (int piece = 0; piece < 4; piece++)
+            {
+                double value = (bits >> (16 * piece)) & 0xFFFF;
+                sums[i * 8 + piece] = value;
+                sums[i * 8 + 4 + piece] = value * value;
+            }
+        }
+
+        _group.AllreduceSum(sums, "the run's settings", -1);
+        for (int i = 0; i < quantities.Count; i++)
+        {
+            for (int piece = 0; piece < 4; piece++)
+            {
+                double sum = sums[i * 8 + piece], squares = sums[i * 8 + 4 + piece];
+                if (_group.Size * squares != sum * sum)
+                {
+                    throw new InvalidOperationException(
+                        $"Rank {_group.Rank} of {_group.Size}: the ranks disagree on {quantities[i].Name} (this rank has {quantities[i].Value}). " +
+                        "Every rank must call Fit with the same data, options and network state (load a checkpoint on every rank).");
+                }
+            }
+        }
+    }
+
+    private static void Scale(Span<float> values, float factor)
+    {
+        var vectors = MemoryMarshal.Cast<float, Vector<float>>(values);
+        for (int i = 0; i < vectors.Length; i++)
+        {
+            vectors[i] *= factor;
+        }
+
+        for (int i = vectors.Length * Vector<float>.Count; i < values.Length; i++)
+        {
+            values[i] *= factor;
+        }
+    }
+}
