@@ -30,6 +30,17 @@ public sealed class DataParallel
     }
 
     /// <summary>
+    /// Whether the gradients are reduced in buckets while the backward pass still runs (default: each bucket's
+    /// <c>MPI_Iallreduce</c> starts as soon as the layers it covers have their gradients, the last layers first), or in
+    /// one Allreduce after it. Set it the same on every rank. The README's scaling section measures both.
+    /// </summary>
+    public bool Overlap
+    {
+        get => _step.Overlap;
+        set => _step.Overlap = value;
+    }
+
+    /// <summary>
     /// One data-parallel step: this rank's gradients on <paramref name="inputs"/>, averaged over every rank's rows, then
     /// the optimizer update. Every rank must call it once per global batch (with zero rows if its shard is empty).
     /// </summary>

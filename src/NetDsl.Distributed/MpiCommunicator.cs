@@ -13,11 +13,16 @@ namespace NetDsl.Distributed;
 /// </remarks>
 public sealed unsafe class MpiCommunicator : IProcessGroup, IDisposable
 {
+    /// <summary>Reductions started and not yet completed, at most (a network has far fewer buckets).</summary>
+    private const int MaxOutstanding = 64;
+
     /// <summary>The largest count one MPI call takes; longer buffers go in pieces.</summary>
     private const int MaxCount = int.MaxValue / 2;
 
     private static MpiCommunicator? s_world;
     private readonly int[] _displacements;
+    private readonly nint[] _requests = new nint[MaxOutstanding];
+    private int _outstanding;
     private bool _disposed;
 
     private MpiCommunicator(int rank, int size)
@@ -229,6 +234,61 @@ public sealed unsafe class MpiCommunicator : IProcessGroup, IDisposable
             Mpi.Check(Mpi.MPI_Iallgatherv(source, mine.Length, Mpi.Float, receive, countsPointer, displacements, Mpi.Float, Mpi.CommWorld, &request), "MPI_Iallgatherv");
             Wait(&request, timeout, what, step);
         }
+    }
+
+    /// <summary>
+    /// Starts an in-place <c>MPI_Iallreduce</c> of <paramref name="values"/>: the sums are there after
+    /// <see cref="CompleteAll"/>. The memory must not move until then (native memory, or pinned).
+    /// </summary>
+    /// <param name="values">This rank's values; the sums after <see cref="CompleteAll"/>.</param>
+    /// <param name="what">What is reduced, for the timeout message.</param>
+    /// <param name="step">The training step, for the timeout message, or -1.</param>
+    public void StartAllreduceSum(Span<float> values, string what, long step)
+    {
+        ThrowIfDisposed();
+        float* p = (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(values));
+        for (int start = 0; start < values.Length; start += MaxCount)
+        {
+            if (_outstanding == MaxOutstanding)
+            {
+                CompleteAll(what, step);
+            }
+
+            int count = Math.Min(MaxCount, values.Length - start);
+            nint request;
+            Mpi.Check(Mpi.MPI_Iallreduce(Mpi.InPlace, p + start, count, Mpi.Float, Mpi.Sum, Mpi.CommWorld, &request), "MPI_Iallreduce");
+            _requests[_outstanding++] = request;
+        }
+    }
+
+    /// <summary>Lets the started reductions advance (one <c>MPI_Test</c> each: OpenMPI moves data only inside MPI calls).</summary>
+    public void Progress()
+    {
+        for (int i = 0; i < _outstanding; i++)
+        {
+            int done;
+            fixed (nint* request = &_requests[i])
+            {
+                // A completed request becomes MPI_REQUEST_NULL, which later tests report as done at once.
+                Mpi.Check(Mpi.MPI_Test(request, &done, null), "MPI_Test");
+            }
+        }
+    }
+
+    /// <summary>Waits for every reduction started by <see cref="StartAllreduceSum"/>, at most <see cref="Timeout"/> each.</summary>
+    /// <param name="what">What is waited for, for the timeout message.</param>
+    /// <param name="step">The training step, for the timeout message, or -1.</param>
+    public void CompleteAll(string what, long step)
+    {
+        for (int i = 0; i < _outstanding; i++)
+        {
+            fixed (nint* request = &_requests[i])
+            {
+                Wait(request, Timeout, what, step);
+            }
+        }
+
+        _outstanding = 0;
     }
 
     /// <inheritdoc/>

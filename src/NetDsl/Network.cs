@@ -289,6 +289,16 @@ public abstract partial class Network : Model, IParallelJob
     /// <summary>Runs loss and backward pass on the staged batch; reports the loss sum through <see cref="AddLoss"/>.</summary>
     protected abstract void Backward(int rows);
 
+    /// <summary>
+    /// Called by the generated backward pass as soon as the gradients from arena offset <paramref name="gradientOffset"/>
+    /// to the end of the gradient block are final (the layers run backwards, so they finish as a suffix): data-parallel
+    /// training starts reducing them while the earlier layers still compute. One null check when nobody listens.
+    /// </summary>
+    protected void GradientsFinal(long gradientOffset) => GradientObserver?.GradientsFinal((int)(gradientOffset - Layout.GradientOffset));
+
+    /// <summary>Who hears of <see cref="GradientsFinal"/> during the next backward pass (a data-parallel step), or null.</summary>
+    internal IGradientObserver? GradientObserver { get; set; }
+
     /// <summary>Runs part <paramref name="part"/> of generated job <paramref name="job"/>.</summary>
     protected abstract void ExecuteJob(int job, int part, int parts);
 
@@ -473,3 +483,10 @@ public abstract partial class Network : Model, IParallelJob
 /// <param name="Calls">How often it ran.</param>
 /// <param name="Total">Wall time of all its runs.</param>
 public readonly record struct PhaseTiming(string Phase, string Description, int Calls, TimeSpan Total);
+
+/// <summary>Hears from the backward pass which gradients are final (see <see cref="Network.GradientObserver"/>).</summary>
+internal interface IGradientObserver
+{
+    /// <summary>The gradients of parameters <paramref name="offset"/> to the end of the parameter block are final.</summary>
+    void GradientsFinal(int offset);
+}

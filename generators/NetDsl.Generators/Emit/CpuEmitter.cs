@@ -423,21 +423,26 @@ public static class CpuEmitter
                 w.Line(line);
             }
 
+            // After the phase that last touches a gradient, a data-parallel step may start reducing the gradients from
+            // it to the end of the block (they finish as a suffix: the layers run backwards).
+            long[] finalFrom = GradientReadiness.FinalSuffixAfter(plan);
+            var gradientNames = plan.Buffers.Where(b => b.Region == Region.Gradients).GroupBy(b => b.Offset).ToDictionary(g => g.Key, g => g.First().Name);
+            int backwardIndex = -plan.Loss.Count;
             foreach (var phase in plan.Loss.Concat(plan.Backward))
             {
+                int index = backwardIndex++;
                 string condition = PhaseCondition(plan, phase);
-                if (condition == "false")
+                if (condition != "false")
                 {
-                    continue;
+                    w.Line(condition == "true"
+                        ? $"base.Dispatch(Job_{phase.Name}); // {phase.Comment}"
+                        : $"if ({condition}) base.Dispatch(Job_{phase.Name}); // {phase.Comment}");
                 }
 
-                if (condition == "true")
+                if (index >= 0 && finalFrom[index] >= 0)
                 {
-                    w.Line($"base.Dispatch(Job_{phase.Name}); // {phase.Comment}");
-                }
-                else
-                {
-                    w.Line($"if ({condition}) base.Dispatch(Job_{phase.Name}); // {phase.Comment}");
+                    string name = gradientNames[finalFrom[index]];
+                    w.Line($"base.GradientsFinal({name}); // the gradients from {name} to the end are final (data-parallel training starts reducing them)");
                 }
             }
         }

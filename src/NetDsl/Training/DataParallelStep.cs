@@ -8,18 +8,27 @@ namespace NetDsl.Training;
 /// <summary>
 /// One data-parallel training step over a <see cref="IProcessGroup"/>, shared by <c>Fit</c> with
 /// <see cref="FitOptions.Distributed"/> and <c>NetDsl.Distributed.DataParallel</c>: each rank computes the gradients
-/// of its shard of the global batch, the row counts and loss sums are reduced, each rank scales its gradient arena by
-/// its share of the rows, one Allreduce of the arena sums the shares, and every rank applies the same update.
-/// Allocates nothing per step.
+/// of its shard of the global batch; as the backward pass finishes the gradients of a group of layers (the last layers
+/// first), the rank scales them by its share of the global batch's rows and starts a non-blocking Allreduce of that
+/// bucket, which sums the shares into the global mean while the earlier layers still compute; then the loss sums are
+/// reduced and every rank applies the same update. Allocates nothing per step.
 /// </summary>
-internal sealed class DataParallelStep
+internal sealed class DataParallelStep : IGradientObserver
 {
+    /// <summary>
+    /// The smallest bucket started during the backward pass (16 KB): a reduction costs tens of microseconds of latency
+    /// over loopback whatever its size, so smaller pieces wait for the next layer's gradients.
+    /// </summary>
+    private const int MinBucketFloats = 4096;
+
     private readonly Network _network;
     private readonly IProcessGroup _group;
     private readonly double[] _totals = new double[2];
     private readonly double[] _flags = new double[2];
     private readonly int[] _counts;
     private float[]? _gathered;
+    private int _pendingEnd;
+    private float _share;
 
     public DataParallelStep(Network network, IProcessGroup group)
     {
@@ -66,49 +75,109 @@ internal sealed class DataParallelStep
     {
         var (first, rows) = Shard(batcher.Rows);
         LocalRows = rows;
-        int inputSize = _network.InputSize;
+        int inputSize = _network.InputSize, outputSize = _network.OutputSize;
         var inputs = batcher.Features.Slice(first * inputSize, rows * inputSize);
         return classLabels
-            ? TrainStep(inputs, batcher.Labels.Slice(first, rows), optimizer)
-            : TrainStep(inputs, batcher.Targets.Slice(first * _network.OutputSize, rows * _network.OutputSize), optimizer);
+            ? Step(inputs, batcher.Labels.Slice(first, rows), default, rows, batcher.Rows, optimizer)
+            : Step(inputs, default, batcher.Targets.Slice(first * outputSize, rows * outputSize), rows, batcher.Rows, optimizer);
     }
 
     /// <summary>One step on this rank's samples (zero rows allowed); returns the mean loss over every rank's rows.</summary>
     public float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels, IOptimizer optimizer) =>
-        Reduce(labels.Length, labels.Length > 0 ? _network.ComputeGradients(inputs, labels) : 0, optimizer);
+        Step(inputs, labels, default, labels.Length, GlobalRows(labels.Length), optimizer);
 
     /// <summary>One step on this rank's samples with float targets (zero rows allowed).</summary>
     public float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets, IOptimizer optimizer)
     {
         int rows = targets.Length / _network.OutputSize;
-        return Reduce(rows, rows > 0 ? _network.ComputeGradients(inputs, targets) : 0, optimizer);
+        return Step(inputs, default, targets, rows, GlobalRows(rows), optimizer);
     }
 
-    private float Reduce(int rows, float loss, IOptimizer optimizer)
+    /// <summary>Whether gradients are reduced in buckets during the backward pass (default) or in one piece after it.</summary>
+    public bool Overlap { get; set; } = true;
+
+    /// <summary>The global batch's rows when only this rank's are known: one tiny Allreduce.</summary>
+    private int GlobalRows(int rows)
+    {
+        _totals[0] = rows;
+        _totals[1] = 0;
+        _group.AllreduceSum(_totals, "the row count", Steps + 1);
+        return (int)_totals[0];
+    }
+
+    private float Step(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int rows, int globalRows, IOptimizer optimizer)
     {
         Steps++;
-        _totals[0] = rows;
-        _totals[1] = (double)loss * rows;
-        _group.AllreduceSum(_totals, "the row count and loss", Steps);
-        if (_totals[0] <= 0)
+        if (globalRows <= 0)
         {
-            throw new ArgumentException("The global batch has no rows on any rank."); // every rank sees the same sums
+            throw new ArgumentException("The global batch has no rows on any rank."); // every rank sees the same count
         }
 
-        // This rank's share of the global mean gradient, rows / global rows of its own mean, scaled in one pass.
-        Span<float> gradients = _network.Gradients;
+        // Each rank contributes its share of the global mean gradient, rows / global rows of its own mean, scaled as a
+        // bucket is started: the sum over the ranks is then the mean over the global batch.
+        _share = (float)((double)rows / globalRows);
+        _pendingEnd = _network.Gradients.Length;
+        float loss = 0;
         if (rows > 0)
         {
-            Scale(gradients, (float)(rows / _totals[0]));
+            _network.GradientObserver = Overlap ? this : null;
+            try
+            {
+                loss = labels.Length > 0 ? _network.ComputeGradients(inputs, labels) : _network.ComputeGradients(inputs, targets);
+            }
+            finally
+            {
+                _network.GradientObserver = null;
+            }
         }
         else
         {
-            gradients.Clear();
+            _network.Gradients.Clear();
         }
 
-        _group.AllreduceSum(gradients, "the gradient Allreduce", Steps);
+        StartBucket(0); // what the backward pass left (all of it without overlap)
+        _group.CompleteAll("the gradient Allreduce", Steps);
+        _totals[0] = rows;
+        _totals[1] = (double)loss * rows;
+        _group.AllreduceSum(_totals, "the row count and loss", Steps);
+        if (_totals[0] != globalRows)
+        {
+            throw new InvalidOperationException($"Rank {_group.Rank} of {_group.Size}: the ranks' shards add up to {_totals[0]} rows, not the {globalRows} of the global batch.");
+        }
+
         _network.ApplyGradients(optimizer);
         return (float)(_totals[1] / _totals[0]);
+    }
+
+    /// <inheritdoc/>
+    void IGradientObserver.GradientsFinal(int offset)
+    {
+        if (_pendingEnd - offset >= MinBucketFloats)
+        {
+            StartBucket(offset);
+        }
+        else
+        {
+            _group.Progress();
+        }
+    }
+
+    /// <summary>Scales this rank's final gradients from <paramref name="offset"/> to the last bucket's start by its share and starts reducing them.</summary>
+    private void StartBucket(int offset)
+    {
+        if (_pendingEnd <= offset)
+        {
+            return;
+        }
+
+        var bucket = _network.Gradients[offset.._pendingEnd];
+        if (_share != 1f)
+        {
+            Scale(bucket, _share);
+        }
+
+        _group.StartAllreduceSum(bucket, "the gradient Allreduce", Steps);
+        _pendingEnd = offset;
     }
 
     /// <summary>

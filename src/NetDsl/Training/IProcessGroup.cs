@@ -45,4 +45,27 @@ public interface IProcessGroup
     /// <param name="what">What is gathered, for error messages.</param>
     /// <param name="step">The training step, for error messages, or -1.</param>
     void Allgather(ReadOnlySpan<float> mine, Span<float> all, ReadOnlySpan<int> counts, string what, long step);
+
+    /// <summary>
+    /// Starts summing <paramref name="values"/> element-wise over all ranks, in place, without waiting: the sums are
+    /// there once <see cref="CompleteAll"/> returns. Data-parallel training starts one per bucket of final gradients
+    /// during the backward pass, so the reduction overlaps the rest of it. The memory must stay where it is until then
+    /// (NetDsl passes its native arena, which never moves). The default sums at once (no overlap).
+    /// </summary>
+    /// <param name="values">This rank's values; the sums after <see cref="CompleteAll"/>.</param>
+    /// <param name="what">What is reduced, for error messages.</param>
+    /// <param name="step">The training step, for error messages, or -1.</param>
+    void StartAllreduceSum(Span<float> values, string what, long step) => AllreduceSum(values, what, step);
+
+    /// <summary>Lets the started reductions advance without waiting (called between the phases of the backward pass). The default does nothing.</summary>
+    void Progress()
+    {
+    }
+
+    /// <summary>Waits for every reduction started by <see cref="StartAllreduceSum"/>. The default has none to wait for.</summary>
+    /// <param name="what">What is waited for, for error messages.</param>
+    /// <param name="step">The training step, for error messages, or -1.</param>
+    void CompleteAll(string what, long step)
+    {
+    }
 }

@@ -77,6 +77,48 @@ public sealed class DistributedFitTests
         }
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Gradients_reduced_in_buckets_during_the_backward_pass_match_one_process(bool overlap)
+    {
+        // 8 -> 600 -> 16 -> 4: the last two layers' gradients (9,684 floats) form a bucket started while the first
+        // layer's backward pass still has to run; a bucket started before its gradients were final would be reduced
+        // half-written, and the weights would differ.
+        var data = FitTestData.Blobs(96);
+        using var alone = new WideMlp(GlobalBatch, seed: 3, threads: 1);
+        var optimizer = new Sgd(0.05f, momentum: 0.9f);
+        var batcher = new Batcher(data, GlobalBatch, seed: 1);
+        var group = new ThreadGroup(2);
+        var results = new WideMlp[2];
+        var steps = new DataParallelStep[2];
+        for (int rank = 0; rank < 2; rank++)
+        {
+            results[rank] = new WideMlp(GlobalBatch / 2, seed: 3, threads: 1);
+            steps[rank] = new DataParallelStep(results[rank], group.Rank(rank)) { Overlap = overlap };
+        }
+
+        var optimizers = new[] { new Sgd(0.05f, momentum: 0.9f), new Sgd(0.05f, momentum: 0.9f) };
+        batcher.StartEpoch(0);
+        while (batcher.MoveNext())
+        {
+            alone.TrainStep(batcher.Features, batcher.Labels, optimizer);
+            var threads = Enumerable.Range(0, 2).Select(rank => new Thread(() => steps[rank].TrainStep(batcher, classLabels: true, optimizers[rank]))).ToArray();
+            Array.ForEach(threads, t => t.Start());
+            Array.ForEach(threads, t => Assert.True(t.Join(TimeSpan.FromMinutes(1))));
+        }
+
+        float[] expected = alone.Parameters.ToArray();
+        float largest = expected.Max(Math.Abs);
+        foreach (var network in results)
+        {
+            Assert.Equal(results[0].Parameters.ToArray(), network.Parameters.ToArray());
+            Assert.All(expected.Zip(network.Parameters.ToArray()), p => Assert.InRange(Math.Abs(p.First - p.Second), 0, 1e-5f * largest));
+        }
+
+        Array.ForEach(results, n => n.Dispose());
+    }
+
     [Fact]
     public void A_stop_asked_on_one_rank_stops_every_rank_after_the_same_batch()
     {
@@ -179,6 +221,18 @@ public sealed class DistributedFitTests
             }
         }
     }
+}
+
+/// <summary>8 -> 600 -> 16 -> 4: large enough for the gradients to be reduced in more than one bucket.</summary>
+[Network]
+[Input(8)]
+public partial class WideMlp
+{
+    [Dense(600, Activation.ReLU)] public partial DenseLayer Wide { get; }
+
+    [Dense(16, Activation.ReLU)] public partial DenseLayer Narrow { get; }
+
+    [Dense(4, Activation.Softmax)] public partial DenseLayer Output { get; }
 }
 
 /// <summary>
