@@ -41,6 +41,17 @@ public sealed class DataParallel
     }
 
     /// <summary>
+    /// How long the steps so far waited for the gradient reduction after their backward pass: the communication that
+    /// was not hidden behind computation (with <see cref="Overlap"/>, what the buckets had not finished). Setting it to
+    /// <see cref="TimeSpan.Zero"/> restarts the count.
+    /// </summary>
+    public TimeSpan GradientWait
+    {
+        get => System.Diagnostics.Stopwatch.GetElapsedTime(0, _step.WaitTicks);
+        set => _step.WaitTicks = (long)(value.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+    }
+
+    /// <summary>
     /// One data-parallel step: this rank's gradients on <paramref name="inputs"/>, averaged over every rank's rows, then
     /// the optimizer update. Every rank must call it once per global batch (with zero rows if its shard is empty).
     /// </summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using NetDsl.Data;
@@ -93,6 +94,9 @@ internal sealed class DataParallelStep : IGradientObserver
         return Step(inputs, default, targets, rows, GlobalRows(rows), optimizer);
     }
 
+    /// <summary>Stopwatch ticks spent waiting for the gradient reduction after the backward pass: the communication the overlap did not hide.</summary>
+    public long WaitTicks { get; set; }
+
     /// <summary>Whether gradients are reduced in buckets during the backward pass (default) or in one piece after it.</summary>
     public bool Overlap { get; set; } = true;
 
@@ -136,7 +140,9 @@ internal sealed class DataParallelStep : IGradientObserver
         }
 
         StartBucket(0); // what the backward pass left (all of it without overlap)
+        long waitStarted = Stopwatch.GetTimestamp();
         _group.CompleteAll("the gradient Allreduce", Steps);
+        WaitTicks += Stopwatch.GetTimestamp() - waitStarted;
         _totals[0] = rows;
         _totals[1] = (double)loss * rows;
         _group.AllreduceSum(_totals, "the row count and loss", Steps);

@@ -132,10 +132,17 @@ public sealed class DistributedFitTests
             return (network, history);
         });
 
-        Assert.Equal(1, results[0].History.Count); // stopped during the first epoch, on both ranks
-        Assert.Equal(1, results[1].History.Count);
-        Assert.Equal(results[0].Network.Parameters.ToArray(), results[1].Network.Parameters.ToArray());
-        Assert.Equal(4, results[1].Network.Steps); // batches 0 to 3
+        try
+        {
+            Assert.Equal(1, results[0].History.Count); // stopped during the first epoch, on both ranks
+            Assert.Equal(1, results[1].History.Count);
+            Assert.Equal(results[0].Network.Parameters.ToArray(), results[1].Network.Parameters.ToArray());
+            Assert.Equal(4, results[1].Network.Steps); // batches 0 to 3
+        }
+        finally
+        {
+            Array.ForEach(results, r => r.Network.Dispose());
+        }
     }
 
     [Fact]
@@ -145,7 +152,7 @@ public sealed class DistributedFitTests
         var errors = new Exception?[2];
         RunRanks(2, rank =>
         {
-            var network = new FitMlp(8, seed: 3, threads: 1);
+            using var network = new FitMlp(8, seed: 3, threads: 1);
             errors[rank] = Record.Exception(() => network.Fit(FitTestData.Blobs(rank == 0 ? 100 : 96), new Sgd(0.1f), Options(1, group.Rank(rank))));
             return (network, new History());
         });
