@@ -17,7 +17,7 @@ internal static unsafe partial class Mpi
 
     public const int Success = 0;
 
-    private const int ThreadFunneled = 1; // MPI_THREAD_FUNNELED: only the main thread calls MPI
+    public const int ThreadMultiple = 3; // MPI_THREAD_MULTIPLE: any thread may call MPI (the progress thread does)
 
     private static readonly Lazy<Handles> s_handles = new(LoadHandles);
 
@@ -32,7 +32,7 @@ internal static unsafe partial class Mpi
     public static int InitThread()
     {
         int provided;
-        Check(MPI_Init_thread(null, null, ThreadFunneled, &provided), "MPI_Init_thread");
+        Check(MPI_Init_thread(null, null, ThreadMultiple, &provided), "MPI_Init_thread");
         return provided;
     }
 

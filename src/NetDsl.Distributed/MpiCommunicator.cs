@@ -7,8 +7,9 @@ namespace NetDsl.Distributed;
 /// data-parallel training uses. Every rank must make the same calls in the same order.
 /// </summary>
 /// <remarks>
-/// Needs OpenMPI's <c>libmpi.so.40</c> (Debian: <c>openmpi-bin</c>). MPI is initialised once per process, funneled (only
-/// the thread that created the communicator calls MPI; NetDsl's worker threads never do), and finalised by
+/// Needs OpenMPI's <c>libmpi.so.40</c> (Debian: <c>openmpi-bin</c>). MPI is initialised once per process asking for
+/// <c>MPI_THREAD_MULTIPLE</c> (the thread that created the communicator makes the calls, and a background thread may test
+/// started reductions: <see cref="BackgroundProgress"/>; NetDsl's worker threads never call MPI), and finalised by
 /// <see cref="Dispose"/>.
 /// </remarks>
 public sealed unsafe class MpiCommunicator : IProcessGroup, IDisposable
@@ -22,14 +23,19 @@ public sealed unsafe class MpiCommunicator : IProcessGroup, IDisposable
     private static MpiCommunicator? s_world;
     private readonly int[] _displacements;
     private readonly nint[] _requests = new nint[MaxOutstanding];
+    private readonly ManualResetEventSlim _progressNeeded = new(false);
+    private static bool s_threadMultiple;
+    private bool _backgroundProgress;
+    private Thread? _progressThread;
     private int _outstanding;
-    private bool _disposed;
+    private volatile bool _disposed;
 
     private MpiCommunicator(int rank, int size)
     {
         Rank = rank;
         Size = size;
         _displacements = new int[size];
+        _backgroundProgress = s_threadMultiple;
     }
 
     /// <summary>
@@ -66,7 +72,7 @@ public sealed unsafe class MpiCommunicator : IProcessGroup, IDisposable
             Mpi.Check(Mpi.MPI_Initialized(&initialized), "MPI_Initialized");
             if (initialized == 0)
             {
-                Mpi.InitThread();
+                s_threadMultiple = Mpi.InitThread() >= Mpi.ThreadMultiple;
             }
 
             int rank, size;
@@ -256,23 +262,85 @@ public sealed unsafe class MpiCommunicator : IProcessGroup, IDisposable
 
             int count = Math.Min(MaxCount, values.Length - start);
             nint request;
-            Mpi.Check(Mpi.MPI_Iallreduce(Mpi.InPlace, p + start, count, Mpi.Float, Mpi.Sum, Mpi.CommWorld, &request), "MPI_Iallreduce");
-            _requests[_outstanding++] = request;
+            lock (_requests)
+            {
+                Mpi.Check(Mpi.MPI_Iallreduce(Mpi.InPlace, p + start, count, Mpi.Float, Mpi.Sum, Mpi.CommWorld, &request), "MPI_Iallreduce");
+                _requests[_outstanding++] = request;
+            }
+        }
+
+        if (BackgroundProgress)
+        {
+            _progressThread ??= StartProgressThread();
+            _progressNeeded.Set();
         }
     }
 
-    /// <summary>Lets the started reductions advance (one <c>MPI_Test</c> each: OpenMPI moves data only inside MPI calls).</summary>
-    public void Progress()
+    /// <summary>
+    /// Whether a background thread moves started reductions along while this thread computes (default: true where
+    /// MPI provides <c>MPI_THREAD_MULTIPLE</c>). OpenMPI moves data only inside MPI calls; without the thread a
+    /// reduction started during the backward pass advances only at the <c>MPI_Test</c> between phases. The thread
+    /// tests the requests, then sleeps 1 ms, so it takes almost no CPU from the computation.
+    /// </summary>
+    public bool BackgroundProgress
     {
-        for (int i = 0; i < _outstanding; i++)
+        get => _backgroundProgress;
+        set => _backgroundProgress = value && s_threadMultiple;
+    }
+
+    /// <summary>Lets the started reductions advance (one <c>MPI_Test</c> each: OpenMPI moves data only inside MPI calls).</summary>
+    public void Progress() => TestAll();
+
+    /// <summary>One <c>MPI_Test</c> per started request; whether all are done.</summary>
+    private bool TestAll()
+    {
+        bool all = true;
+        lock (_requests)
         {
-            int done;
-            fixed (nint* request = &_requests[i])
+            for (int i = 0; i < _outstanding; i++)
             {
-                // A completed request becomes MPI_REQUEST_NULL, which later tests report as done at once.
-                Mpi.Check(Mpi.MPI_Test(request, &done, null), "MPI_Test");
+                int done;
+                fixed (nint* request = &_requests[i])
+                {
+                    // A completed request becomes MPI_REQUEST_NULL, which later tests report as done at once.
+                    Mpi.Check(Mpi.MPI_Test(request, &done, null), "MPI_Test");
+                }
+
+                all &= done != 0;
             }
         }
+
+        return all;
+    }
+
+    private Thread StartProgressThread()
+    {
+        var thread = new Thread(() =>
+        {
+            while (true)
+            {
+                _progressNeeded.Wait();
+                if (_disposed)
+                {
+                    return;
+                }
+
+                if (TestAll())
+                {
+                    _progressNeeded.Reset(); // the next StartAllreduceSum sets it again
+                }
+                else
+                {
+                    Thread.Sleep(1);
+                }
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "NetDsl MPI progress",
+        };
+        thread.Start();
+        return thread;
     }
 
     /// <summary>Waits for every reduction started by <see cref="StartAllreduceSum"/>, at most <see cref="Timeout"/> each.</summary>
@@ -280,15 +348,18 @@ public sealed unsafe class MpiCommunicator : IProcessGroup, IDisposable
     /// <param name="step">The training step, for the timeout message, or -1.</param>
     public void CompleteAll(string what, long step)
     {
-        for (int i = 0; i < _outstanding; i++)
+        lock (_requests)
         {
-            fixed (nint* request = &_requests[i])
+            for (int i = 0; i < _outstanding; i++)
             {
-                Wait(request, Timeout, what, step);
+                fixed (nint* request = &_requests[i])
+                {
+                    Wait(request, Timeout, what, step);
+                }
             }
-        }
 
-        _outstanding = 0;
+            _outstanding = 0;
+        }
     }
 
     /// <inheritdoc/>
@@ -324,6 +395,8 @@ public sealed unsafe class MpiCommunicator : IProcessGroup, IDisposable
         }
 
         _disposed = true;
+        _progressNeeded.Set();
+        _progressThread?.Join();
         int finalized;
         if (Mpi.MPI_Finalized(&finalized) == Mpi.Success && finalized == 0)
         {
