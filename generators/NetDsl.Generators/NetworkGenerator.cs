@@ -48,7 +48,9 @@ public sealed class NetworkGenerator : IIncrementalGenerator
                 static (ctx, ct) => BlockParser.Parse(ctx, ct))
             .WithTrackingName(TrackingNames.ParseBlocks);
         context.RegisterSourceOutput(blocks.Select(static (b, _) => b.Diagnostics), static (spc, diagnostics) => Report(spc, diagnostics));
-        context.RegisterSourceOutput(blocks.Select(static (b, _) => BlockEmitter.Run(b.Spec)), static (spc, result) => AddSource(spc, result));
+        context.RegisterSourceOutput(
+            blocks.Select(static (b, _) => b.Spec is null ? ErrorStubEmitter.Run(b.Stub, b.Diagnostics) : BlockEmitter.Run(b.Spec)),
+            static (spc, result) => AddSource(spc, result));
         var expanded = parsed.Combine(blocks.Collect())
             .Select(static (pair, _) => BlockExpansion.Expand(pair.Left, pair.Right)).WithTrackingName(TrackingNames.Expand);
 
@@ -56,6 +58,9 @@ public sealed class NetworkGenerator : IIncrementalGenerator
         // has none, so an edit that only moves code leaves lowering and emission cached.
         var shaped = expanded.Select(static (p, _) => ShapeInference.Run(p)).WithTrackingName(TrackingNames.Shapes);
         context.RegisterSourceOutput(shaped.Select(static (s, _) => s.Diagnostics), static (spc, diagnostics) => Report(spc, diagnostics));
+
+        // A network with errors gets a stub instead (every member throws), so the build shows its NDSL errors alone.
+        context.RegisterSourceOutput(shaped.Select(static (s, _) => ErrorStubEmitter.Run(s)), static (spc, result) => AddSource(spc, result));
 
         var lowered = shaped.Select(static (s, _) => Lowerer.Run(s.Network)).WithTrackingName(TrackingNames.Lowering);
         var emitted = lowered.Select(static (l, _) => CpuEmitter.Run(l)).WithTrackingName(TrackingNames.Emit);
