@@ -105,6 +105,7 @@ public static class ErrorStubEmitter
             foreach (var property in stub.Properties)
             {
                 w.Line();
+                w.Line("/// <summary>Not generated: the declaration has errors.</summary>");
                 string accessors = string.Join(" ", property.Accessors.Select(a => $"{a} => throw NotGenerated();"));
                 w.Line($"{property.Modifiers} {property.Type} {Naming.Identifier(property.Name)} {{ {accessors} }}");
             }
