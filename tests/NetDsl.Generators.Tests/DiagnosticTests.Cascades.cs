@@ -147,6 +147,30 @@ public partial class DiagnosticTests
         }
     }
 
+    /// <summary>With NetDsl.Gpu referenced the stub also has ToGpu and the Gpu session class, so GPU user code compiles too.</summary>
+    [Fact]
+    public void GpuUserCodeCompilesAgainstTheStub()
+    {
+        const string user = """
+
+            public static class GpuUser
+            {
+                public static float Step(Small model, NetDsl.Gpu.GpuDevice device)
+                {
+                    using Small.Gpu session = model.ToGpu(device);
+                    return session.TrainStep(new float[16], new int[] { 1 }, new NetDsl.Optimizers.Sgd(0.1f));
+                }
+            }
+            """;
+        var compilation = GeneratorHarness.CreateGpuCompilation(StubbedNetwork + user);
+        var run = GeneratorHarness.Run(compilation);
+        DiagnosticAssert.AssertNoCascade(run);
+        Assert.Equal("NDSL0016", Assert.Single(run.GeneratorDiagnostics).Id);
+        var errors = run.OutputDiagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+        Assert.True(errors.Count == 0, GeneratorRun.Describe(errors));
+        Assert.Contains("public sealed class Gpu : global::NetDsl.Gpu.GpuSession", Assert.Single(run.GeneratedSources).Text, StringComparison.Ordinal);
+    }
+
     private const string TenUses = """
             [Blocks(typeof(B), 10, 4)] public partial BlockList<B> Stage0 { get; }
             [Blocks(typeof(B), 1, 4)] public partial BlockList<B> Stage1 { get; }
