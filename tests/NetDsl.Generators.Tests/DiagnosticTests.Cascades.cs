@@ -246,6 +246,7 @@ public partial class DiagnosticTests
         Assert.True(errors.Count == 0, GeneratorRun.Describe(errors));
         var network = run.GeneratedSources.Single(s => s.HintName == "Tests.Net.NotGenerated.g.cs");
         Assert.Contains("NDSL0007 at Network.cs(10,", network.Text, StringComparison.Ordinal);
-        Assert.Contains(run.GeneratedSources, s => s.HintName == "Tests.B.NotGenerated.g.cs");
+        var block = run.GeneratedSources.Single(s => s.HintName == "Tests.B.NotGenerated.g.cs");
+        Assert.Contains("\"Block 'B' was not generated: NDSL0007 at Network.cs(10,", block.Text, StringComparison.Ordinal);
     }
 }

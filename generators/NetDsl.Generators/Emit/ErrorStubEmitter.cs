@@ -44,7 +44,6 @@ public static class ErrorStubEmitter
     /// <summary>"Network 'Foo' was not generated: NDSL0016 at Foo.cs(12,6): ... Fix the declaration and rebuild."</summary>
     public static string Message(ErrorStubSpec stub, System.Collections.Generic.IEnumerable<DiagnosticInfo> errors)
     {
-        string what = stub.Base == StubBase.Block ? "Block" : "Network";
         var lines = errors.Select(d =>
         {
             string text = DiagnosticDescriptors.ById.TryGetValue(d.Id, out var descriptor)
@@ -53,7 +52,7 @@ public static class ErrorStubEmitter
             string at = d.Location is { } l ? $" at {System.IO.Path.GetFileName(l.FilePath)}({l.LineSpan.Start.Line + 1},{l.LineSpan.Start.Character + 1})" : "";
             return $"{d.Id}{at}: {text}";
         });
-        return $"{what} '{stub.ClassName}' was not generated: {string.Join("; ", lines)}. Fix the declaration and rebuild.";
+        return $"{stub.What} '{stub.ClassName}' was not generated: {string.Join("; ", lines)}. Fix the declaration and rebuild.";
     }
 
     private static GeneratedSource Emit(ErrorStubSpec stub, string message, bool gpu)

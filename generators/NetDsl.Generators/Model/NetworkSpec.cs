@@ -190,6 +190,7 @@ public sealed record StubProperty(string Name, string Type, string Modifiers, Eq
 /// <param name="Base">What it derives from.</param>
 /// <param name="Properties">The partial properties to implement, each name once.</param>
 /// <param name="Causes">Errors reported elsewhere that stop this class (a broken block it uses), for the message.</param>
+/// <param name="What">"Network" or "Block", for the message.</param>
 public sealed record ErrorStubSpec(
     string? Namespace,
     string ClassName,
@@ -197,4 +198,5 @@ public sealed record ErrorStubSpec(
     string Declaration,
     StubBase Base,
     EquatableArray<StubProperty> Properties,
-    EquatableArray<DiagnosticInfo> Causes = default);
+    EquatableArray<DiagnosticInfo> Causes = default,
+    string What = "Network");

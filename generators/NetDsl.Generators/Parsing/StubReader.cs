@@ -69,7 +69,8 @@ internal static class StubReader
             containers.ToEquatableArray(),
             Header(type),
             stubBase,
-            properties.ToEquatableArray());
+            properties.ToEquatableArray(),
+            What: baseName == "NetDsl.Network" ? "Network" : "Block");
     }
 
     private static bool IsPartial(INamedTypeSymbol type, CancellationToken cancellationToken) =>
