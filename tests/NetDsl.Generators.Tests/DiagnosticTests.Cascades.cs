@@ -136,10 +136,12 @@ public partial class DiagnosticTests
             stream.Position = 0;
             var type = context.LoadFromStream(stream).GetType("Tests.Stubbed.User")!;
             const string expected = "Network 'Small' was not generated: NDSL0016 at Network.cs(9,6): The Conv2D layer 'Conv' has a 5x5 window, larger than its 4x4 input. Fix the declaration and rebuild.";
-            Assert.Equal(expected, (string)type.GetMethod("Summary")!.Invoke(null, null)!);
-            var thrown = Assert.Throws<System.Reflection.TargetInvocationException>(() => type.GetMethod("Train")!.Invoke(null, null));
-            var inner = Assert.IsType<InvalidOperationException>(thrown.InnerException);
-            Assert.Equal(expected, inner.Message);
+            foreach (string method in new[] { "Summary", "Train" })
+            {
+                var thrown = Assert.Throws<System.Reflection.TargetInvocationException>(() => type.GetMethod(method)!.Invoke(null, null));
+                var inner = Assert.IsType<InvalidOperationException>(thrown.InnerException);
+                Assert.Equal(expected, inner.Message);
+            }
         }
         finally
         {

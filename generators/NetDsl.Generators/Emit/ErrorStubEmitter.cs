@@ -160,8 +160,8 @@ public static class ErrorStubEmitter
         if (!taken.Contains("Summary"))
         {
             w.Line();
-            w.Line("/// <summary>The architecture table; here, why the network was not generated.</summary>");
-            w.Line("public static string Summary => NotGeneratedMessage;");
+            w.Line("/// <summary>Not generated: the declaration has errors.</summary>");
+            w.Line("public static string Summary => throw NotGenerated();");
         }
 
         w.Line();

@@ -38,7 +38,6 @@ public static class BlockExpansion
         // A use of a block with errors of its own adds no error: the block's are reported once, at the block, and
         // name what to fix; the network is stubbed, its message citing them.
         var causes = new List<DiagnosticInfo>();
-
         var diagnostics = parsed.Diagnostics.ToList();
         var layers = new List<LayerSpec>();
         var uses = new List<BlockUseSpec>();
@@ -54,7 +53,14 @@ public static class BlockExpansion
 
             if (layer.BlockType is not null && broken.TryGetValue(layer.BlockType, out var blockErrors))
             {
-                causes.AddRange(blockErrors.Where(d => !causes.Contains(d)));
+                foreach (var error in blockErrors)
+                {
+                    if (!causes.Contains(error))
+                    {
+                        causes.Add(error);
+                    }
+                }
+
                 ok = false;
                 continue;
             }
