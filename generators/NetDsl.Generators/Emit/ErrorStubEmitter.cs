@@ -93,7 +93,8 @@ public static class ErrorStubEmitter
             w.Line("private static global::System.InvalidOperationException NotGenerated() => new(NotGeneratedMessage);");
             if (stubBase == StubBase.Network)
             {
-                string self = stub.Declaration.Substring(stub.Declaration.IndexOf(stub.ClassName, StringComparison.Ordinal));
+                int typeParameters = stub.Declaration.IndexOf('<');
+                string self = cls + (typeParameters < 0 ? "" : stub.Declaration.Substring(typeParameters));
                 EmitNetworkMembers(w, cls, self, taken);
                 if (gpu && !taken.Contains("ToGpu") && !taken.Contains("Gpu"))
                 {
@@ -113,7 +114,7 @@ public static class ErrorStubEmitter
                 w.Line();
                 w.Line("/// <summary>Not generated: the declaration has errors.</summary>");
                 string accessors = string.Join(" ", property.Accessors.Select(a => $"{a} => throw NotGenerated();"));
-                w.Line($"{property.Modifiers} {property.Type} {Naming.Identifier(property.Name)} {{ {accessors} }}");
+                w.Line($"{property.Modifiers} {property.Type} {property.Name} {{ {accessors} }}");
             }
         }
 

@@ -176,7 +176,10 @@ public enum StubBase
     Block,
 }
 
-/// <summary>A partial property without an implementation, as declared: modifiers and accessors as written, the type fully qualified.</summary>
+/// <summary>
+/// A partial property without an implementation, as declared: its name as C# spells it (<c>@int</c>, or an indexer's
+/// <c>this[...]</c>), modifiers and accessors as written, the type fully qualified.
+/// </summary>
 public sealed record StubProperty(string Name, string Type, string Modifiers, EquatableArray<string> Accessors);
 
 /// <summary>

@@ -44,14 +44,18 @@ internal static class StubReader
         var properties = new List<StubProperty>();
         var names = new HashSet<string>(System.StringComparer.Ordinal);
         foreach (var property in type.GetMembers().OfType<IPropertySymbol>()
-            .Where(p => p.IsPartialDefinition && p.PartialImplementationPart is null && !p.IsIndexer && p.Locations.Length > 0)
+            .Where(p => p.IsPartialDefinition && p.PartialImplementationPart is null && p.Locations.Length > 0)
             .OrderBy(p => p.Locations[0].SourceTree?.FilePath, System.StringComparer.Ordinal)
             .ThenBy(p => p.Locations[0].SourceSpan.Start))
         {
             // A static class cannot take instance members (C# reports that on the declaration); an unknown type
             // would only repeat C#'s error about it.
-            if ((type.IsStatic && !property.IsStatic) || property.Type.TypeKind == TypeKind.Error || !names.Add(property.Name)
-                || property.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(cancellationToken) is not PropertyDeclarationSyntax syntax)
+            // An indexer is named by its parameters: this[global::System.Int32 i].
+            string name = property.IsIndexer
+                ? "this[" + string.Join(", ", property.Parameters.Select(p => p.Type.ToDisplayString(TypeFormat) + " " + Naming.Identifier(p.Name))) + "]"
+                : Naming.Identifier(property.Name);
+            if ((type.IsStatic && !property.IsStatic) || property.Type.TypeKind == TypeKind.Error || !names.Add(name)
+                || property.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(cancellationToken) is not BasePropertyDeclarationSyntax syntax)
             {
                 continue;
             }
@@ -59,7 +63,7 @@ internal static class StubReader
             var accessors = syntax.AccessorList?.Accessors
                 .Select(a => string.Join(" ", a.Modifiers.Select(m => m.Text).Concat(new[] { a.Keyword.Text })))
                 .ToEquatableArray() ?? EquatableArray<string>.Empty;
-            properties.Add(new StubProperty(property.Name, property.Type.ToDisplayString(TypeFormat),
+            properties.Add(new StubProperty(name, property.Type.ToDisplayString(TypeFormat),
                 string.Join(" ", syntax.Modifiers.Select(m => m.Text)), accessors));
         }
 
@@ -81,7 +85,7 @@ internal static class StubReader
     {
         string keyword = type.IsRecord ? (type.IsValueType ? "record struct" : "record")
             : type.TypeKind == TypeKind.Struct ? "struct" : type.TypeKind == TypeKind.Interface ? "interface" : "class";
-        string parameters = type.TypeParameters.Length == 0 ? "" : "<" + string.Join(", ", type.TypeParameters.Select(p => p.Name)) + ">";
-        return $"partial {keyword} {type.Name}{parameters}";
+        string parameters = type.TypeParameters.Length == 0 ? "" : "<" + string.Join(", ", type.TypeParameters.Select(p => Naming.Identifier(p.Name))) + ">";
+        return $"partial {keyword} {Naming.Identifier(type.Name)}{parameters}";
     }
 }
