@@ -113,6 +113,29 @@ public class CascadeTests
         Assert.DoesNotContain(others, d => d.Location.SourceTree?.FilePath.EndsWith(".g.cs", StringComparison.Ordinal) == true);
     }
 
+    /// <summary>The issue's example: a ten-layer network with one wrong kernel size is one error in all, not one plus ten.</summary>
+    [Fact]
+    public void TenLayersOneWrongKernel_IsOneErrorInAll()
+    {
+        var run = Run(Net("""
+                [Conv2D(8, 3, Activation.ReLU, Padding = Padding.Same)] public partial Conv2DLayer Conv1 { get; }
+                [BatchNorm] public partial BatchNormLayer Norm1 { get; }
+                [Conv2D(8, 3, Activation.ReLU, Padding = Padding.Same)] public partial Conv2DLayer Conv2 { get; }
+                [MaxPool2D(2)] public partial PoolingLayer Pool1 { get; }
+                [Conv2D(16, 5, Activation.ReLU)] public partial Conv2DLayer Conv3 { get; }
+                [MaxPool2D(2)] public partial PoolingLayer Pool2 { get; }
+                [Flatten] public partial FlattenLayer Flat { get; }
+                [Dense(32, Activation.ReLU)] public partial DenseLayer Hidden { get; }
+                [Dropout(0.5)] public partial DropoutLayer Drop { get; }
+                [Dense(10, Activation.Softmax)] public partial DenseLayer Output { get; }
+            """, "[Network]\n[Input(1, 8, 8)]"));
+        GeneratorHarness.AssertGeneratorHealthy(run);
+        var all = run.GeneratorDiagnostics.Concat(run.OutputDiagnostics).Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+        var only = Assert.Single(all);
+        Assert.Equal("NDSL0016", only.Id);
+        Assert.Contains("'Conv3' has a 5x5 window, larger than its 4x4 input", only.GetMessage(), StringComparison.Ordinal);
+    }
+
     internal static GeneratorRun Run(string source)
     {
         var files = source.Split("// FILE2\n");
