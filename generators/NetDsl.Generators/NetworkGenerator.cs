@@ -48,23 +48,30 @@ public sealed class NetworkGenerator : IIncrementalGenerator
                 static (ctx, ct) => BlockParser.Parse(ctx, ct))
             .WithTrackingName(TrackingNames.ParseBlocks);
         context.RegisterSourceOutput(blocks.Select(static (b, _) => b.Diagnostics), static (spc, diagnostics) => Report(spc, diagnostics));
-        context.RegisterSourceOutput(blocks.Select(static (b, _) => BlockEmitter.Run(b.Spec)), static (spc, result) => AddSource(spc, result));
+        context.RegisterSourceOutput(
+            blocks.Select(static (b, _) => b.Spec is null ? ErrorStubEmitter.Run(b.Stub, b.Diagnostics) : BlockEmitter.Run(b.Spec)),
+            static (spc, result) => AddSource(spc, result));
         var expanded = parsed.Combine(blocks.Collect())
             .Select(static (pair, _) => BlockExpansion.Expand(pair.Left, pair.Right)).WithTrackingName(TrackingNames.Expand);
+
+        // The GPU backend: emitted only when the compilation references NetDsl.Gpu (ILGPU); a project without it compiles
+        // exactly the CPU code below. The flag is a bool, so the GPU branch stays cached across edits.
+        var gpuReferenced = context.CompilationProvider
+            .Select(static (compilation, _) => compilation.GetTypeByMetadataName(GpuEmitter.SessionTypeName) is not null);
 
         // Diagnostics carry locations and are reported from their own branch; the network model that flows on
         // has none, so an edit that only moves code leaves lowering and emission cached.
         var shaped = expanded.Select(static (p, _) => ShapeInference.Run(p)).WithTrackingName(TrackingNames.Shapes);
         context.RegisterSourceOutput(shaped.Select(static (s, _) => s.Diagnostics), static (spc, diagnostics) => Report(spc, diagnostics));
 
+        // A network with errors gets a stub instead (every member throws), so the build shows its NDSL errors alone.
+        context.RegisterSourceOutput(shaped.Combine(gpuReferenced).Select(static (pair, _) => ErrorStubEmitter.Run(pair.Left, pair.Right)),
+            static (spc, result) => AddSource(spc, result));
+
         var lowered = shaped.Select(static (s, _) => Lowerer.Run(s.Network)).WithTrackingName(TrackingNames.Lowering);
         var emitted = lowered.Select(static (l, _) => CpuEmitter.Run(l)).WithTrackingName(TrackingNames.Emit);
         context.RegisterSourceOutput(emitted, static (spc, result) => AddSource(spc, result));
 
-        // The GPU backend: emitted only when the compilation references NetDsl.Gpu (ILGPU); a project without it compiles
-        // exactly the CPU code above. The flag is a bool, so the GPU branch stays cached across edits.
-        var gpuReferenced = context.CompilationProvider
-            .Select(static (compilation, _) => compilation.GetTypeByMetadataName(GpuEmitter.SessionTypeName) is not null);
         var emittedGpu = lowered.Combine(gpuReferenced)
             .Select(static (pair, _) => GpuEmitter.Run(pair.Left, pair.Right)).WithTrackingName(TrackingNames.EmitGpu);
         context.RegisterSourceOutput(emittedGpu, static (spc, result) => AddSource(spc, result));

@@ -68,8 +68,33 @@ public static class DiagnosticAssert
             Assert.False(System.Text.RegularExpressions.Regex.IsMatch(message, @"\{\d+\}"), $"{d.Id} message has an unfilled placeholder: {message}");
         }
 
+        AssertNoCascade(run);
         return run;
     }
+
+    /// <summary>
+    /// One mistake, one error: the compilation with the generated code (a stub when the declaration has errors) has no
+    /// error the user's code did not already have on its own, and none of C#'s "partial property must have an
+    /// implementation part" (CS9248) is left, except where C# itself says the class cannot take a generated part.
+    /// </summary>
+    public static void AssertNoCascade(GeneratorRun run)
+    {
+        static string Key(Diagnostic d) => d.Id + " " + d.Location.GetLineSpan();
+        var before = run.InputCompilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+        bool cannotHostAPart = before.Any(d => CannotHostAPart.Contains(d.Id));
+        var allowed = new HashSet<string>(before.Where(d => d.Id != "CS9248" || cannotHostAPart).Select(Key));
+        var added = run.OutputDiagnostics
+            .Where(d => d.Severity == DiagnosticSeverity.Error && !d.Id.StartsWith("NDSL", StringComparison.Ordinal) && !allowed.Contains(Key(d)))
+            .ToList();
+        Assert.True(added.Count == 0, "errors besides the NDSL ones (a cascade):\n" + GeneratorRun.Describe(added)
+            + "\ngenerated:\n" + string.Join("\n", run.GeneratedSources.Select(s => "// " + s.HintName + "\n" + s.Text)));
+    }
+
+    /// <summary>C#'s own errors on a class no generated part can complete (then its CS9248 stay, from C#, not NetDsl).</summary>
+    private static readonly HashSet<string> CannotHostAPart = new(StringComparer.Ordinal)
+    {
+        "CS0751", // a partial member in a non-partial type (NDSL0001)
+    };
 
     private static string Format(SourceText text, TextSpan span)
     {

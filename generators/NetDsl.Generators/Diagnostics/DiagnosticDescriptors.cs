@@ -147,6 +147,11 @@ public static class DiagnosticDescriptors
         "The block use '{0}' cannot be expanded: {1}",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor DuplicateLayer = new(
+        "NDSL0028", "Layer declared twice",
+        "The layer '{0}' of '{1}' is already declared at {2}; a layer property is declared once, in one partial declaration of the class",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     public static readonly DiagnosticDescriptor InternalError = new(
         "NDSL9999", "NetDsl generator internal error",
         "NetDsl could not generate '{0}' because of an internal error ({1}); please report it",
@@ -159,6 +164,6 @@ public static class DiagnosticDescriptors
         LayerTypeMismatch, LayerNotPartial, UnsupportedClassShape, DenseNeedsFlatInput, TooFewClasses,
         UnknownEnumValue, NetworkTooLarge, ReservedLayerName, NeedsImageInput, WindowLargerThanInput, NonIntegralOutput,
         MisplacedLayer, OutOfRange, LossNeedsClassScores, NoTrainableLayer, UnknownInput, InputNotDeclaredBefore, UnusedLayer,
-        MergeShapeMismatch, BadMergeInputs, BadBlockUse, InternalError,
+        MergeShapeMismatch, BadMergeInputs, BadBlockUse, DuplicateLayer, InternalError,
     }.ToDictionary(d => d.Id);
 }

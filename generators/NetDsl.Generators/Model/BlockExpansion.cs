@@ -22,14 +22,22 @@ public static class BlockExpansion
         }
 
         var byName = new Dictionary<string, BlockSpec>();
+        var broken = new Dictionary<string, EquatableArray<DiagnosticInfo>>();
         foreach (var block in blocks)
         {
             if (block.Spec is { } b && !byName.ContainsKey(b.FullName))
             {
                 byName.Add(b.FullName, b);
             }
+            else if (block.Spec is null && block.FullName is { } name && block.Diagnostics.Count > 0)
+            {
+                broken[name] = block.Diagnostics;
+            }
         }
 
+        // A use of a block with errors of its own adds no error: the block's are reported once, at the block, and
+        // name what to fix; the network is stubbed, its message citing them.
+        var causes = new List<DiagnosticInfo>();
         var diagnostics = parsed.Diagnostics.ToList();
         var layers = new List<LayerSpec>();
         var uses = new List<BlockUseSpec>();
@@ -40,6 +48,20 @@ public static class BlockExpansion
             if (layer.Kind != LayerKind.Blocks)
             {
                 layers.Add(layer);
+                continue;
+            }
+
+            if (layer.BlockType is not null && broken.TryGetValue(layer.BlockType, out var blockErrors))
+            {
+                foreach (var error in blockErrors)
+                {
+                    if (!causes.Contains(error))
+                    {
+                        causes.Add(error);
+                    }
+                }
+
+                ok = false;
                 continue;
             }
 
@@ -108,14 +130,15 @@ public static class BlockExpansion
 
         if (!ok)
         {
-            return new ParseResult(null, diagnostics.ToEquatableArray());
+            var stub = parsed.Stub is { } s && causes.Count > 0 ? s with { Causes = causes.ToEquatableArray() } : parsed.Stub;
+            return new ParseResult(null, diagnostics.ToEquatableArray(), stub);
         }
 
         // A layer that names a block use reads the use's last block.
         var rewired = layers.Select(l => l.Inputs.Any(outputs.ContainsKey)
             ? l with { Inputs = l.Inputs.Select(n => outputs.TryGetValue(n, out var output) ? output : n).ToEquatableArray() }
             : l).ToEquatableArray();
-        return new ParseResult(spec with { Layers = rewired, BlockUses = uses.ToEquatableArray() }, diagnostics.ToEquatableArray());
+        return parsed with { Spec = spec with { Layers = rewired, BlockUses = uses.ToEquatableArray() }, Diagnostics = diagnostics.ToEquatableArray() };
     }
 
     private static LayerSpec Substitute(LayerSpec layer, EquatableArray<int> arguments)

@@ -153,8 +153,53 @@ public sealed record BlockSpec(
     EquatableArray<LayerSpec> Layers,
     LocationInfo? Attribute);
 
-/// <summary>What the syntax stage produced for a block class: its spec when it can be used, and its diagnostics.</summary>
-public sealed record BlockParseResult(BlockSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);
+/// <summary>
+/// What the syntax stage produced for a block class: its spec when it can be used, its diagnostics, and (for a block
+/// with errors) its full name and the stub that keeps its partial properties compiling.
+/// </summary>
+public sealed record BlockParseResult(BlockSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics, string? FullName = null, ErrorStubSpec? Stub = null);
 
-/// <summary>What the syntax stage produced: a spec when the class can be generated, and its diagnostics.</summary>
-public sealed record ParseResult(NetworkSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);
+/// <summary>
+/// What the syntax stage produced: a spec when the class can be generated, its diagnostics, and the stub emitted
+/// instead of the network when any stage finds an error.
+/// </summary>
+public sealed record ParseResult(NetworkSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics, ErrorStubSpec? Stub = null);
+
+/// <summary>What a stub derives from, which decides the members it can give the class.</summary>
+public enum StubBase
+{
+    /// <summary>Neither (an unsupported class shape): only the partial properties are implemented.</summary>
+    None,
+    /// <summary>NetDsl.Network: constructors, ForInference, Summary and the abstract members too.</summary>
+    Network,
+    /// <summary>NetDsl.Block: the constructor the network's code calls.</summary>
+    Block,
+}
+
+/// <summary>
+/// A partial property without an implementation, as declared: its name as C# spells it (<c>@int</c>, or an indexer's
+/// <c>this[...]</c>), modifiers and accessors as written, the type fully qualified.
+/// </summary>
+public sealed record StubProperty(string Name, string Type, string Modifiers, EquatableArray<string> Accessors);
+
+/// <summary>
+/// The smallest implementation that compiles, for a network or block class whose declaration has errors: every member
+/// throws an InvalidOperationException naming the errors, so the build shows the NDSL errors and nothing else.
+/// </summary>
+/// <param name="Namespace">The class's namespace, or null.</param>
+/// <param name="ClassName">The class's name.</param>
+/// <param name="Containers">The declarations of the types it is nested in, outermost first (all partial).</param>
+/// <param name="Declaration">The class's declaration header without modifiers (<c>partial class Foo&lt;T&gt;</c>).</param>
+/// <param name="Base">What it derives from.</param>
+/// <param name="Properties">The partial properties to implement, each name once.</param>
+/// <param name="Causes">Errors reported elsewhere that stop this class (a broken block it uses), for the message.</param>
+/// <param name="What">"Network" or "Block", for the message.</param>
+public sealed record ErrorStubSpec(
+    string? Namespace,
+    string ClassName,
+    EquatableArray<string> Containers,
+    string Declaration,
+    StubBase Base,
+    EquatableArray<StubProperty> Properties,
+    EquatableArray<DiagnosticInfo> Causes = default,
+    string What = "Network");

@@ -75,7 +75,7 @@ public static class BlockParser
 
             if (!canGenerate)
             {
-                return new BlockParseResult(null, diagnostics.ToEquatableArray());
+                return new BlockParseResult(null, diagnostics.ToEquatableArray(), type.ToDisplayString(), StubReader.Read(type, BlockBaseName, cancellationToken));
             }
 
             var attribute = type.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == BlockAttributeName);
@@ -96,7 +96,7 @@ public static class BlockParser
         catch (System.Exception e)
         {
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, classLocation, type.Name, e.GetType().Name + ": " + e.Message));
-            return new BlockParseResult(null, diagnostics.ToEquatableArray());
+            return new BlockParseResult(null, diagnostics.ToEquatableArray(), type.ToDisplayString());
         }
     }
 }

@@ -75,6 +75,7 @@ public static class NetworkParser
             return new ParseResult(null, EquatableArray<DiagnosticInfo>.Empty);
         }
 
+        var stub = StubReader.Read(type, NetworkBaseName, cancellationToken);
         bool canGenerate = AllDeclarationsPartial(type, diagnostics, cancellationToken);
         string? unsupported = UnsupportedShape(type, "network", NetworkBaseName);
         if (unsupported is not null)
@@ -131,7 +132,7 @@ public static class NetworkParser
 
         if (!canGenerate)
         {
-            return new ParseResult(null, diagnostics.ToEquatableArray());
+            return new ParseResult(null, diagnostics.ToEquatableArray(), stub);
         }
 
         var spec = new NetworkSpec(
@@ -145,7 +146,7 @@ public static class NetworkParser
             inputLocation,
             layers.ToEquatableArray(),
             exactWindows);
-        return new ParseResult(spec, diagnostics.ToEquatableArray());
+        return new ParseResult(spec, diagnostics.ToEquatableArray(), stub);
     }
 
     /// <summary>Reports NDSL0001 at every declaration of <paramref name="type"/> without <c>partial</c>; false if there was one.</summary>
@@ -185,11 +186,26 @@ public static class NetworkParser
             .Where(p => p.Locations.Length > 0 && p.Locations[0].IsInSource)
             .OrderBy(p => p.Locations[0].SourceTree?.FilePath, System.StringComparer.Ordinal)
             .ThenBy(p => p.Locations[0].SourceSpan.Start);
+        var declared = new Dictionary<string, Location>(System.StringComparer.Ordinal);
         foreach (var property in properties)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var layerAttributes = property.GetAttributes().Where(a => DerivesFrom(a.AttributeClass, LayerAttributeBaseName)).ToList();
             var propertyLocation = LocationInfo.From(property.Locations[0]);
+
+            // The same property declared in two partial declarations (C# reports the duplicate too): once, here, at the
+            // second declaration, and the layer is read from the first only.
+            if (declared.TryGetValue(property.Name, out var first))
+            {
+                var firstSpan = first.GetLineSpan();
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.DuplicateLayer,
+                    layerAttributes.Count > 0 ? AttributeLocation(layerAttributes[0], cancellationToken) ?? propertyLocation : propertyLocation,
+                    property.Name, type.Name, $"{System.IO.Path.GetFileName(firstSpan.Path)}({firstSpan.StartLinePosition.Line + 1},{firstSpan.StartLinePosition.Character + 1})"));
+                canGenerate = false;
+                continue;
+            }
+
+            declared[property.Name] = property.Locations[0];
             if (layerAttributes.Count == 0)
             {
                 if (property.IsPartialDefinition && property.PartialImplementationPart is null)

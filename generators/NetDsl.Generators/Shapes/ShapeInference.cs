@@ -56,7 +56,10 @@ public sealed record ShapedNetwork(NetworkSpec Spec, EquatableArray<ShapedLayer>
 }
 
 /// <summary>Stage 2 result: the shaped network, if every check passed, and the diagnostics.</summary>
-public sealed record ShapeResult(ShapedNetwork? Network, EquatableArray<DiagnosticInfo> Diagnostics);
+/// <param name="Network">The shaped network, when every check passed.</param>
+/// <param name="Diagnostics">Every diagnostic so far (parsing, block expansion, shapes).</param>
+/// <param name="Stub">What the error stub implements, emitted instead of the network when there are errors.</param>
+public sealed record ShapeResult(ShapedNetwork? Network, EquatableArray<DiagnosticInfo> Diagnostics, ErrorStubSpec? Stub = null);
 
 /// <summary>
 /// Stage 2: propagates shapes through the layers and checks everything that can be wrong with a declaration,
@@ -76,18 +79,18 @@ public static class ShapeInference
         var spec = parsed.Spec;
         if (spec is null)
         {
-            return new ShapeResult(null, diagnostics.ToEquatableArray());
+            return new ShapeResult(null, diagnostics.ToEquatableArray(), parsed.Stub);
         }
 
         try
         {
             var network = Infer(spec, diagnostics);
-            return new ShapeResult(network, OnePerUse(diagnostics).ToEquatableArray());
+            return new ShapeResult(network, OnePerUse(diagnostics).ToEquatableArray(), parsed.Stub);
         }
         catch (Exception e)
         {
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, spec.NetworkAttribute, spec.ClassName, e.GetType().Name + ": " + e.Message));
-            return new ShapeResult(null, diagnostics.ToEquatableArray());
+            return new ShapeResult(null, diagnostics.ToEquatableArray(), parsed.Stub);
         }
     }
 
