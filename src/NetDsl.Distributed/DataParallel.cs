@@ -48,7 +48,10 @@ public sealed class DataParallel
     /// <param name="inputs">This rank's samples of the global batch.</param>
     /// <param name="labels">Their class indices.</param>
     /// <param name="optimizer">The update rule (the same settings on every rank).</param>
-    /// <returns>The mean loss over the whole global batch.</returns>
+    /// <returns>
+    /// The mean loss over the whole global batch, or NaN when a reduced gradient was NaN or infinite and every rank skipped
+    /// the update (<see cref="Model.LastStepSkipped"/>).
+    /// </returns>
     public float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels, IOptimizer optimizer)
     {
         int rows = labels.Length;
@@ -74,8 +77,8 @@ public sealed class DataParallel
         }
 
         _communicator.AllreduceSum(gradients, Timeout, "the gradient Allreduce", _step);
-        _network.ApplyGradients(optimizer);
-        return (float)(_totals[1] / _totals[0]);
+        _network.ApplyGradients(optimizer); // every rank holds the same reduced gradients: all skip a non-finite step together
+        return _network.LastStepSkipped ? float.NaN : (float)(_totals[1] / _totals[0]);
     }
 
     private static void Scale(Span<float> values, float factor)

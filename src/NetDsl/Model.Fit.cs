@@ -292,6 +292,11 @@ public abstract partial class Model
                         hooks[i].OnBatchEnd(step, batchLogs);
                     }
 
+                    if (LastStepSkipped && !context.StopTraining)
+                    {
+                        throw new NonFiniteTrainingException(epoch, step, NonFiniteMessage(epoch, context.Epochs, step, context.StepsPerEpoch));
+                    }
+
                     step++;
                     if (context.StopTraining)
                     {
@@ -354,6 +359,12 @@ public abstract partial class Model
 
         return history;
     }
+
+    /// <summary>The message of <see cref="NonFiniteTrainingException"/> for a skipped step.</summary>
+    private static string NonFiniteMessage(int epoch, int epochs, int step, int steps) => FormattableString.Invariant(
+        $"Training stopped at epoch {epoch + 1}/{epochs}, step {step + 1}/{steps}: the loss or a gradient was NaN or infinite. ")
+        + "That step's update was skipped, so the weights and the optimizer state are those before it. Likely causes: a NaN or "
+        + "infinity in this batch's inputs or in loaded weights, or a learning rate that makes training diverge.";
 
     /// <summary>The double closest to the shortest decimal form of <paramref name="value"/> (0.01f logs as 0.01, not 0.009999999776482582).</summary>
     private static double ShortestDouble(float value) =>

@@ -434,8 +434,23 @@ public abstract partial class Network
         return plan;
     }
 
+    /// <summary>
+    /// Copies the planned tensors into the arena, after checking every value: a NaN or infinity anywhere is an
+    /// <see cref="InvalidDataException"/> naming the tensor, the index and the value, and nothing is copied (training on
+    /// such weights would only make every step's update be skipped).
+    /// </summary>
     private void Apply(SafetensorsContent content, List<(SafetensorsTensor Source, TensorTarget Target)> plan)
     {
+        foreach (var (source, target) in plan)
+        {
+            long index = content.FirstNonFinite(source, out float value);
+            if (index >= 0)
+            {
+                throw new InvalidDataException(FormattableString.Invariant(
+                    $"'{content.Source}': tensor '{target.Name}' (shape {Safetensors.FormatShape(target.Shape)}) holds {value} at flat index {index}; weights must be finite. Nothing was loaded."));
+            }
+        }
+
         foreach (var (source, target) in plan)
         {
             content.CopyTo(source, Arena.GetSpan(target.Offset, target.Length));
