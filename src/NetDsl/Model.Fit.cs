@@ -294,7 +294,7 @@ public abstract partial class Model
 
                     if (LastStepSkipped && !context.StopTraining)
                     {
-                        throw new NonFiniteTrainingException(epoch, step, NonFiniteMessage(epoch, context.Epochs, step, context.StepsPerEpoch));
+                        throw new NonFiniteTrainingException(epoch, step, NonFiniteMessage(epoch, context.Epochs, step, context.StepsPerEpoch, batcher));
                     }
 
                     step++;
@@ -361,10 +361,33 @@ public abstract partial class Model
     }
 
     /// <summary>The message of <see cref="NonFiniteTrainingException"/> for a skipped step.</summary>
-    private static string NonFiniteMessage(int epoch, int epochs, int step, int steps) => FormattableString.Invariant(
-        $"Training stopped at epoch {epoch + 1}/{epochs}, step {step + 1}/{steps}: the loss or a gradient was NaN or infinite. ")
-        + "That step's update was skipped, so the weights and the optimizer state are those before it. Likely causes: a NaN or "
-        + "infinity in this batch's inputs or in loaded weights, or a learning rate that makes training diverge.";
+    /// <remarks>Runs only when a step was skipped: it then looks through the batch for the first non-finite input or target to name it.</remarks>
+    private static string NonFiniteMessage(int epoch, int epochs, int step, int steps, Batcher batcher)
+    {
+        string where = FormattableString.Invariant($"Training stopped at epoch {epoch + 1}/{epochs}, step {step + 1}/{steps}: the loss or a gradient was NaN or infinite. ")
+            + "That step's update was skipped, so the weights and the optimizer state are those before it. ";
+        string? culprit = FirstNonFinite(batcher.Features, batcher, "feature") ?? FirstNonFinite(batcher.Targets, batcher, "target");
+        return where + (culprit ?? "The batch's inputs are finite: likely a learning rate that makes training diverge, or non-finite weights.");
+    }
+
+    private static string? FirstNonFinite(ReadOnlySpan<float> values, Batcher batcher, string what)
+    {
+        if (batcher.Rows == 0 || values.Length == 0)
+        {
+            return null;
+        }
+
+        int perRow = values.Length / batcher.Rows;
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (!float.IsFinite(values[i]))
+            {
+                return FormattableString.Invariant($"Sample {batcher.SourceIndex(i / perRow)} of the training data has {values[i]} at {what} {i % perRow}.");
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>The double closest to the shortest decimal form of <paramref name="value"/> (0.01f logs as 0.01, not 0.009999999776482582).</summary>
     private static double ShortestDouble(float value) =>

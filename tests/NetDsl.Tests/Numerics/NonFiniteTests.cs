@@ -188,6 +188,20 @@ public class NonFiniteTests
     }
 
     [Fact]
+    public void FitNamesTheSampleAndFeatureOfANonFiniteInput()
+    {
+        using var network = new CnnNonFinite(Batch, seed: 3);
+        var features = RandomInputs(network, 16, 4);
+        features[9 * network.InputSize + 5] = float.PositiveInfinity;
+        var data = new MemoryDataSource(features, Labels(16, network.OutputSize), network.InputSize);
+        var error = Assert.Throws<NonFiniteTrainingException>(() =>
+            network.Fit(data, new Adam(0.01f), new FitOptions { Epochs = 2, BatchSize = Batch, ShuffleSeed = 7, Verbose = Verbosity.Silent }));
+        Assert.Equal(0, error.Epoch);
+        Assert.Contains("Sample 9 of the training data has Infinity at feature 5", error.Message, StringComparison.Ordinal);
+        AssertAllFinite(network, "after Fit stopped");
+    }
+
+    [Fact]
     public void TerminateOnNaNFiresOnASkippedStep()
     {
         using var network = new CnnNonFinite(Batch, seed: 3);
