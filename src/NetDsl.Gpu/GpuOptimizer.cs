@@ -532,6 +532,22 @@ internal static class OptimizerKernels
         arena[at] = Fma(-a.A, u, w * a.Keep);
     }
 
+    /// <summary>Copies the BatchNorm moving statistics (arena offsets in <paramref name="table"/>) into <paramref name="backup"/> before a training forward pass.</summary>
+    [GpuKernel]
+    public static void SaveMoving(Index1D index, ArrayView<float> arena, ArrayView<long> table, ArrayView<float> backup)
+    {
+        if (index >= table.Length) return;
+        backup[index] = arena[table[index]];
+    }
+
+    /// <summary>Puts the saved moving statistics back after a skipped step.</summary>
+    [GpuKernel]
+    public static void RestoreMoving(Index1D index, ArrayView<float> arena, ArrayView<long> table, ArrayView<float> backup)
+    {
+        if (index >= table.Length) return;
+        arena[table[index]] = backup[index];
+    }
+
     /// <summary>Partial sums of g² over one tensor: block b sums elements b, b + Blocks, ... in double.</summary>
     [GpuKernel]
     public static void SumSquares(Index1D index, ArrayView<float> arena, ArrayView<double> partials, NormArguments a)

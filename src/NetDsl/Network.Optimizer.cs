@@ -179,6 +179,28 @@ public abstract partial class Network
         }
     }
 
+    /// <summary>The arena offset of every BatchNorm moving mean and variance value, in layer order (the GPU session's backup of them).</summary>
+    internal unsafe long[] MovingStatisticOffsets()
+    {
+        var offsets = new List<long>();
+        foreach (var norm in _layers.OfType<BatchNormLayer>())
+        {
+            long mean = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(norm.MovingMean)) - Arena.Pointer;
+            long variance = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(norm.MovingVariance)) - Arena.Pointer;
+            for (int c = 0; c < norm.Channels; c++)
+            {
+                offsets.Add(mean + c);
+            }
+
+            for (int c = 0; c < norm.Channels; c++)
+            {
+                offsets.Add(variance + c);
+            }
+        }
+
+        return [.. offsets];
+    }
+
     /// <summary>Puts back what <see cref="SaveMovingStatistics"/> saved (nothing when no training pass saved them).</summary>
     private void RestoreMovingStatistics()
     {

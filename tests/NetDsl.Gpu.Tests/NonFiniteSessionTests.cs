@@ -31,9 +31,8 @@ public class NonFiniteSessionTests(DeviceFixture fixture) : IClassFixture<Device
 
     private static int[] Labels(int rows, int classes) => [.. Enumerable.Range(0, rows).Select(i => i % classes)];
 
-    /// <summary>The trainable tensors and the optimizer state, as the host copy holds them.</summary>
-    private static float[] TrainableAndState(CnnNonFinite host) =>
-        [.. host.Conv.Weights, .. host.Conv.Bias, .. host.Norm.Gamma, .. host.Norm.Beta, .. host.Output.Weights, .. host.Output.Bias];
+    /// <summary>Every parameter (BatchNorm's moving statistics included), as the host copy holds them.</summary>
+    private static float[] TrainableAndState(CnnNonFinite host) => host.Parameters.ToArray();
 
     [Theory]
     [MemberData(nameof(NonFiniteValues))]
@@ -88,7 +87,7 @@ public class NonFiniteSessionTests(DeviceFixture fixture) : IClassFixture<Device
     [Fact]
     public void ADivergingLearningRateStopsFitOnTheDevice()
     {
-        using var host = new PoolNonFinite(Batch, seed: 3);
+        using var host = new CnnNonFinite(Batch, seed: 3);
         using var gpu = host.ToGpu(_device);
         var data = new MemoryDataSource(RandomInputs(host, 32, 4), Labels(32, host.OutputSize), host.InputSize);
         var error = Assert.Throws<NonFiniteTrainingException>(() =>
