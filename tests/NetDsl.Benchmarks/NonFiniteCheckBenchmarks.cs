@@ -53,3 +53,31 @@ public class NonFiniteCheckBenchmarks
     [Benchmark]
     public float TrainStep128() => _model.TrainStep(_inputs, _labels, _optimizer);
 }
+
+/// <summary>The check alone, single-threaded: the scan over as many floats as the reference network's trainable gradients.</summary>
+public unsafe class NonFiniteScanBenchmarks
+{
+    private float[] _gradients = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        using var model = new BenchTransferCnn(1, seed: 1);
+        _gradients = new float[model.Parameters.Length];
+        var random = new DeterministicRandom(3);
+        for (int i = 0; i < _gradients.Length; i++)
+        {
+            _gradients[i] = random.NextSingle() - 0.5f;
+        }
+    }
+
+    /// <summary>One scan of every gradient (~2.4 MB).</summary>
+    [Benchmark]
+    public bool Scan()
+    {
+        fixed (float* p = _gradients)
+        {
+            return NetDsl.Kernels.Finite.AnyNonFinite(p, _gradients.Length);
+        }
+    }
+}
