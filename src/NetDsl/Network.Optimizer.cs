@@ -131,11 +131,13 @@ public abstract partial class Network
         if (CheckFiniteGradients && (!float.IsFinite(loss) || AnyNonFiniteGradient()))
         {
             RestoreMovingStatistics();
+            _movingSaved = false;
             LastStepSkipped = true;
             SkippedSteps++;
             return false;
         }
 
+        _movingSaved = false;
         LastStepSkipped = false;
         if (!ReferenceEquals(optimizer, _optimizer))
         {
@@ -157,6 +159,9 @@ public abstract partial class Network
     /// <summary>The BatchNorm layers' moving statistics as they were before this step's forward pass (a skipped step puts them back).</summary>
     private float[]? _movingBackup;
 
+    /// <summary>Whether <see cref="_movingBackup"/> holds the statistics from before the pass whose gradients the next update reads.</summary>
+    private bool _movingSaved;
+
     /// <summary>The BatchNorm layers of the network (found on the first training pass).</summary>
     private BatchNormLayer[]? _batchNorms;
 
@@ -169,6 +174,7 @@ public abstract partial class Network
             return;
         }
 
+        _movingSaved = true;
         _movingBackup ??= new float[_batchNorms.Sum(b => 2 * b.Channels)];
         int at = 0;
         foreach (var norm in _batchNorms)
@@ -204,7 +210,7 @@ public abstract partial class Network
     /// <summary>Puts back what <see cref="SaveMovingStatistics"/> saved (nothing when no training pass saved them).</summary>
     private void RestoreMovingStatistics()
     {
-        if (_movingBackup is null || _batchNorms is null)
+        if (!_movingSaved || _movingBackup is null || _batchNorms is null)
         {
             return;
         }
