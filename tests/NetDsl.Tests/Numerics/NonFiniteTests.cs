@@ -173,6 +173,27 @@ public class NonFiniteTests
         Assert.Equal(before, target.Parameters.ToArray());
     }
 
+    [Fact]
+    public void ACheckpointWithNaNIsRefusedAndChangesNothing()
+    {
+        using var source = new CnnNonFinite(Batch, seed: 3);
+        var adam = new Adam(0.01f);
+        source.TrainStep(RandomInputs(source, Batch, 1), Labels(Batch, source.OutputSize), adam);
+        source.Output.Bias[1] = float.NaN;
+        using var stream = new MemoryStream();
+        source.SaveCheckpoint(stream, adam, new NetDsl.Serialization.TrainingProgress(1));
+
+        using var target = new CnnNonFinite(Batch, seed: 3);
+        var fresh = new Adam(0.01f) { LearningRate = 0.5f };
+        var before = target.Parameters.ToArray();
+        stream.Position = 0;
+        var error = Assert.Throws<InvalidDataException>(() => target.LoadCheckpoint(stream, fresh));
+        Assert.Contains("'Output.bias' (shape [10]) holds NaN at flat index 1", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0.5f, fresh.LearningRate);
+        Assert.Equal(0, fresh.Iterations);
+        Assert.Equal(before, target.Parameters.ToArray());
+    }
+
     /// <summary>A learning rate far too high: the loss overflows within a few steps; Fit stops naming the step, weights finite.</summary>
     [Fact]
     public void ADivergingLearningRateStopsFitWithAMessageNamingTheStep()
