@@ -58,7 +58,10 @@ public sealed class DataParallel
     /// <param name="inputs">This rank's samples of the global batch.</param>
     /// <param name="labels">Their class indices.</param>
     /// <param name="optimizer">The update rule (the same settings on every rank).</param>
-    /// <returns>The mean loss over the whole global batch.</returns>
+    /// <returns>
+    /// The mean loss over the whole global batch, or NaN when a reduced gradient was NaN or infinite and every rank skipped
+    /// the update (<see cref="Model.LastStepSkipped"/>).
+    /// </returns>
     public float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels, IOptimizer optimizer) =>
         _step.TrainStep(inputs, labels, optimizer);
 

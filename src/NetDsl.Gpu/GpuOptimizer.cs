@@ -32,10 +32,12 @@ public sealed class GpuOptimizer : IDisposable
 
     private readonly Accelerator _accelerator;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, UpdateArguments>[] _rules;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, UpdateArguments> _flagNonFinite;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<double>, NormArguments> _sumSquares;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<double>, ArrayView<float>, FactorArguments> _factors;
     private MemoryBuffer1D<double, Stride1D.Dense>? _partials;
     private float[] _host = [];
+    private readonly float[] _flag = new float[1];
     private bool _disposed;
 
     /// <summary>Loads every optimizer kernel on <paramref name="device"/> (once: a step compiles nothing).</summary>
@@ -51,6 +53,7 @@ public sealed class GpuOptimizer : IDisposable
             _accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, UpdateArguments>(OptimizerKernels.RmsProp),
             _accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, UpdateArguments>(OptimizerKernels.Adam),
         };
+        _flagNonFinite = _accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, UpdateArguments>(OptimizerKernels.FlagNonFinite);
         _sumSquares = _accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<double>, NormArguments>(OptimizerKernels.SumSquares);
         _factors = _accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<double>, ArrayView<float>, FactorArguments>(OptimizerKernels.ClipFactors);
     }
@@ -69,7 +72,13 @@ public sealed class GpuOptimizer : IDisposable
     /// <param name="trainable">The tensors to update, in arena order.</param>
     /// <param name="optimizer">The rule.</param>
     /// <param name="scratch">Device memory for the clipping factors: at least <paramref name="trainable"/>.Length + 1 floats when the options clip norms (unused otherwise).</param>
-    public void Step(AcceleratorStream stream, ArrayView<float> arena, long parameterLength, ReadOnlySpan<GpuTensor> trainable, IOptimizer optimizer, ArrayView<float> scratch)
+    /// <param name="nonFiniteFlag">
+    /// The scratch index of a flag this step sets to 1 when a trainable gradient is NaN or infinite, in which case no
+    /// parameter and no state is written (the caller reads the flag back, undoes <see cref="IOptimizer.BeginStep"/> and
+    /// reports the skipped step); -1: no check. It must lie past the clipping factors.
+    /// </param>
+    public void Step(AcceleratorStream stream, ArrayView<float> arena, long parameterLength, ReadOnlySpan<GpuTensor> trainable, IOptimizer optimizer, ArrayView<float> scratch,
+        int nonFiniteFlag = -1)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(stream);
@@ -80,12 +89,32 @@ public sealed class GpuOptimizer : IDisposable
             throw new ArgumentException($"The scratch view needs {trainable.Length + 1} floats, not {scratch.Length}.", nameof(scratch));
         }
 
+        if (nonFiniteFlag >= 0 && (nonFiniteFlag >= scratch.Length || (clipsNorms && nonFiniteFlag <= trainable.Length)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(nonFiniteFlag), nonFiniteFlag, $"The flag must lie in the scratch view ({scratch.Length} floats), past the clipping factors.");
+        }
+
         LastLaunches = 0;
         optimizer.BeginStep();
         if (optimizer is not Optimizer builtIn || !TryRule(builtIn, out int rule, out var arguments))
         {
-            UpdateOnHost(stream, arena, parameterLength, trainable, optimizer);
+            UpdateOnHost(stream, arena, parameterLength, trainable, optimizer, scratch, nonFiniteFlag);
             return;
+        }
+
+        if (nonFiniteFlag >= 0)
+        {
+            scratch.SubView(nonFiniteFlag, 1).MemSetToZero(stream);
+            var check = new UpdateArguments { ParameterLength = parameterLength, SkipFlag = nonFiniteFlag + 1 };
+            int r = 0;
+            while (r < trainable.Length)
+            {
+                check.Offset = trainable[r].Offset;
+                long end = RunEnd(trainable, ref r);
+                Launch(_flagNonFinite, stream, end - check.Offset, arena, scratch, check);
+            }
+
+            arguments.SkipFlag = nonFiniteFlag + 1;
         }
 
         var options = optimizer.Options;
@@ -121,18 +150,24 @@ public sealed class GpuOptimizer : IDisposable
         int i = 0;
         while (i < trainable.Length)
         {
-            long start = trainable[i].Offset, end = start + trainable[i].Length;
-            int j = i + 1;
-            while (j < trainable.Length && trainable[j].Offset == end)
-            {
-                end += trainable[j].Length;
-                j++;
-            }
-
+            long start = trainable[i].Offset, end = RunEnd(trainable, ref i);
             arguments.Offset = start;
             Launch(kernel, stream, end - start, arena, scratch, arguments);
-            i = j;
         }
+    }
+
+    /// <summary>The end of the contiguous run of tensors starting at <paramref name="i"/>, which moves past it.</summary>
+    private static long RunEnd(ReadOnlySpan<GpuTensor> trainable, ref int i)
+    {
+        long end = trainable[i].Offset + trainable[i].Length;
+        i++;
+        while (i < trainable.Length && trainable[i].Offset == end)
+        {
+            end += trainable[i].Length;
+            i++;
+        }
+
+        return end;
     }
 
     /// <summary>Frees the optimizer's device memory.</summary>
@@ -240,7 +275,8 @@ public sealed class GpuOptimizer : IDisposable
     }
 
     /// <summary>A rule this class has no kernel for: its own <c>Update</c> on host copies of the blocks.</summary>
-    private void UpdateOnHost(AcceleratorStream stream, ArrayView<float> arena, long parameterLength, ReadOnlySpan<GpuTensor> trainable, IOptimizer optimizer)
+    private void UpdateOnHost(AcceleratorStream stream, ArrayView<float> arena, long parameterLength, ReadOnlySpan<GpuTensor> trainable, IOptimizer optimizer,
+        ArrayView<float> scratch, int nonFiniteFlag)
     {
         int p = checked((int)parameterLength);
         int floats = checked((2 + ParameterSlice.MaxStateSlots) * p);
@@ -252,6 +288,25 @@ public sealed class GpuOptimizer : IDisposable
         var view = arena.SubView(0, floats);
         view.CopyToCPU(stream, _host.AsSpan(0, floats));
         stream.Synchronize();
+        if (nonFiniteFlag >= 0)
+        {
+            bool bad = false;
+            foreach (var tensor in trainable)
+            {
+                foreach (float g in _host.AsSpan(p + (int)tensor.Offset, tensor.Length))
+                {
+                    bad |= !float.IsFinite(g);
+                }
+            }
+
+            _flag[0] = bad ? 1f : 0f;
+            scratch.SubView(nonFiniteFlag, 1).CopyFromCPU(stream, (ReadOnlySpan<float>)_flag);
+            if (bad)
+            {
+                return;
+            }
+        }
+
         var options = optimizer.Options;
         double total = 0;
         Span<double> norms = trainable.Length <= 256 ? stackalloc double[trainable.Length] : new double[trainable.Length];
@@ -304,6 +359,9 @@ internal struct UpdateArguments
     public float C;
     public float D;
     public int Flags;
+
+    /// <summary>1 + the scratch index of the step's non-finite flag (0: no check): a set flag makes the kernel write nothing.</summary>
+    public int SkipFlag;
 }
 
 /// <summary>The arguments of the norm reduction of one tensor.</summary>
@@ -347,11 +405,28 @@ internal static class OptimizerKernels
         return Fma(a.L2, w, g);
     }
 
+    /// <summary>Whether this step's gradients hold a NaN or infinity (<see cref="FlagNonFinite"/> ran first): then nothing is written.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static bool Skipped(ArrayView<float> scratch, in UpdateArguments a) => a.SkipFlag != 0 && scratch[a.SkipFlag - 1] != 0f;
+
+    /// <summary>
+    /// Sets the flag at scratch[SkipFlag - 1] when gradient Offset + index of the run is NaN or infinite (one thread per
+    /// gradient; the flag was zeroed before, and every writer writes the same 1).
+    /// </summary>
+    [GpuKernel(Hot = true)]
+    public static void FlagNonFinite(Index1D index, ArrayView<float> arena, ArrayView<float> scratch, UpdateArguments a)
+    {
+        if (index >= a.Count) return;
+        float g = arena[a.ParameterLength + a.Offset + index];
+        if (!(g - g == 0f)) scratch[a.SkipFlag - 1] = 1f; // g - g is NaN for NaN and both infinities, else 0
+    }
+
     /// <summary>SGD: A = momentum, Flags = Nesterov; state 0 the velocity.</summary>
     [GpuKernel(Hot = true)]
     public static void Sgd(Index1D index, ArrayView<float> arena, ArrayView<float> scratch, UpdateArguments a)
     {
         if (index >= a.Count) return;
+        if (Skipped(scratch, a)) return;
         long at = a.Offset + index;
         float w = arena[at];
         float gs = Gradient(arena, scratch, a, at, w);
@@ -374,6 +449,7 @@ internal static class OptimizerKernels
     public static void Adadelta(Index1D index, ArrayView<float> arena, ArrayView<float> scratch, UpdateArguments a)
     {
         if (index >= a.Count) return;
+        if (Skipped(scratch, a)) return;
         long at = a.Offset + index;
         long s0 = 2 * a.ParameterLength + at, s1 = 3 * a.ParameterLength + at;
         float w = arena[at];
@@ -392,6 +468,7 @@ internal static class OptimizerKernels
     public static void Adagrad(Index1D index, ArrayView<float> arena, ArrayView<float> scratch, UpdateArguments a)
     {
         if (index >= a.Count) return;
+        if (Skipped(scratch, a)) return;
         long at = a.Offset + index;
         long s = 2 * a.ParameterLength + at;
         float w = arena[at];
@@ -407,6 +484,7 @@ internal static class OptimizerKernels
     public static void RmsProp(Index1D index, ArrayView<float> arena, ArrayView<float> scratch, UpdateArguments a)
     {
         if (index >= a.Count) return;
+        if (Skipped(scratch, a)) return;
         long at = a.Offset + index;
         long s0 = 2 * a.ParameterLength + at, s1 = 3 * a.ParameterLength + at;
         float w = arena[at];
@@ -441,6 +519,7 @@ internal static class OptimizerKernels
     public static void Adam(Index1D index, ArrayView<float> arena, ArrayView<float> scratch, UpdateArguments a)
     {
         if (index >= a.Count) return;
+        if (Skipped(scratch, a)) return;
         long at = a.Offset + index;
         long m = 2 * a.ParameterLength + at, v = 3 * a.ParameterLength + at;
         float w = arena[at];
@@ -451,6 +530,22 @@ internal static class OptimizerKernels
         arena[v] = vs;
         float u = ms / (MathF.Sqrt(vs) + a.D);
         arena[at] = Fma(-a.A, u, w * a.Keep);
+    }
+
+    /// <summary>Copies the BatchNorm moving statistics (arena offsets in <paramref name="table"/>) into <paramref name="backup"/> before a training forward pass.</summary>
+    [GpuKernel]
+    public static void SaveMoving(Index1D index, ArrayView<float> arena, ArrayView<long> table, ArrayView<float> backup)
+    {
+        if (index >= table.Length) return;
+        backup[index] = arena[table[index]];
+    }
+
+    /// <summary>Puts the saved moving statistics back after a skipped step.</summary>
+    [GpuKernel]
+    public static void RestoreMoving(Index1D index, ArrayView<float> arena, ArrayView<long> table, ArrayView<float> backup)
+    {
+        if (index >= table.Length) return;
+        arena[table[index]] = backup[index];
     }
 
     /// <summary>Partial sums of g² over one tensor: block b sums elements b, b + Blocks, ... in double.</summary>

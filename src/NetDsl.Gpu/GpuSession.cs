@@ -44,7 +44,16 @@ public abstract class GpuSession : Model
     private readonly PageLockedArray1D<int> _stagedLabels;
     private readonly PageLockedArray1D<float> _stagedTargets;
     private readonly float[] _outputs;
-    private readonly float[] _lossSum = new float[1];
+    private readonly float[] _lossSum = new float[2]; // the loss sum, then the non-finite flag
+
+    /// <summary>Arena offsets of the BatchNorm moving statistics, and their copy from before the step (null without BatchNorm).</summary>
+    private readonly MemoryBuffer1D<long, Stride1D.Dense>? _movingTable;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense>? _movingBackup;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<long>, ArrayView<float>>? _saveMoving;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<long>, ArrayView<float>>? _restoreMoving;
+
+    /// <summary>Whether a step checks the gradients for NaN and infinity on the device and skips the update when it finds one (on by default).</summary>
+    internal bool CheckFiniteGradients { get; set; } = true;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<int>, GpuStep>[] _kernels;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, GpuStep>[] _tiledKernels;
     private readonly GpuOptimizer _optimizer;
@@ -111,7 +120,15 @@ public abstract class GpuSession : Model
             _optimizer = new GpuOptimizer(device);
             _tensors = network.TrainableTensorRegions();
             _trainable = new GpuTensor[_tensors.Length];
-            _optimizerScratch = _accelerator.Allocate1D<float>(_tensors.Length + 1);
+            _optimizerScratch = _accelerator.Allocate1D<float>(_tensors.Length + 2); // clipping factors, then the non-finite flag
+            long[] moving = network.MovingStatisticOffsets();
+            if (moving.Length > 0)
+            {
+                _movingTable = _accelerator.Allocate1D(moving);
+                _movingBackup = _accelerator.Allocate1D<float>(moving.Length);
+                _saveMoving = _accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<long>, ArrayView<float>>(OptimizerKernels.SaveMoving);
+                _restoreMoving = _accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<long>, ArrayView<float>>(OptimizerKernels.RestoreMoving);
+            }
             _step = new GpuStep { Capacity = _capacity, Seed = network.Seed };
             CopyFromHost();
         }
@@ -206,14 +223,43 @@ public abstract class GpuSession : Model
         _step.Rows = rows;
         _step.Training = 1;
         _step.Step = Steps;
+        bool backupMoving = CheckFiniteGradients && _movingTable is not null;
+        if (backupMoving)
+        {
+            _saveMoving!(_stream, new Index1D((int)_movingTable!.Length), _arena.View, _movingTable.View, _movingBackup!.View);
+            _launches++;
+        }
+
         RunForward(rows, training: true);
         RunBackward(rows);
         int tensors = TrainableTensors();
-        _optimizer.Step(_stream, _arena.View, _layout.ParameterLength, _trainable.AsSpan(0, tensors), optimizer, _optimizerScratch.View);
+        int flag = CheckFiniteGradients ? tensors + 1 : -1;
+        _optimizer.Step(_stream, _arena.View, _layout.ParameterLength, _trainable.AsSpan(0, tensors), optimizer, _optimizerScratch.View, flag);
         LastStepLaunches = _launches + _optimizer.LastLaunches;
-        _arena.View.SubView(_layout.LossSum, 1).CopyToCPU(_stream, _lossSum.AsSpan());
+        _arena.View.SubView(_layout.LossSum, 1).CopyToCPU(_stream, _lossSum.AsSpan(0, 1));
+        if (flag >= 0)
+        {
+            _optimizerScratch.View.SubView(flag, 1).CopyToCPU(_stream, _lossSum.AsSpan(1, 1));
+        }
+
         _stream.Synchronize();
-        return _lossSum[0] / rows;
+        float loss = _lossSum[0] / rows;
+        LastStepSkipped = flag >= 0 && _lossSum[1] != 0f;
+        if (LastStepSkipped)
+        {
+            // The kernels wrote nothing: undo the step count BeginStep advanced, so the optimizer is as before the step.
+            SkippedSteps++;
+            optimizer.Iterations--;
+            if (backupMoving)
+            {
+                _restoreMoving!(_stream, new Index1D((int)_movingTable!.Length), _arena.View, _movingTable.View, _movingBackup!.View);
+                _stream.Synchronize();
+            }
+
+            return float.NaN;
+        }
+
+        return loss;
     }
 
     /// <summary>Runs the network on any number of samples (in chunks of <see cref="BatchSize"/>) on the device.</summary>
@@ -344,6 +390,8 @@ public abstract class GpuSession : Model
         _stagedLabels?.Dispose();
         _stagedInputs?.Dispose();
         _optimizerScratch?.Dispose();
+        _movingTable?.Dispose();
+        _movingBackup?.Dispose();
         _labels?.Dispose();
         _arena?.Dispose();
         _stream?.Dispose();

@@ -350,6 +350,11 @@ public abstract partial class Model
                         hooks[i].OnBatchEnd(step, batchLogs);
                     }
 
+                    if (LastStepSkipped && !context.StopTraining)
+                    {
+                        throw new NonFiniteTrainingException(epoch, step, NonFiniteMessage(epoch, context.Epochs, step, context.StepsPerEpoch, batcher));
+                    }
+
                     step++;
                     if (parallel is not null)
                     {
@@ -434,6 +439,35 @@ public abstract partial class Model
             cancellationToken.ThrowIfCancellationRequested();
             throw new OperationCanceledException($"Training was cancelled on another rank (this is rank {parallel.Group.Rank} of {parallel.Group.Size}).");
         }
+    }
+
+    /// <summary>The message of <see cref="NonFiniteTrainingException"/> for a skipped step.</summary>
+    /// <remarks>Runs only when a step was skipped: it then looks through the batch for the first non-finite input or target to name it.</remarks>
+    private static string NonFiniteMessage(int epoch, int epochs, int step, int steps, Batcher batcher)
+    {
+        string where = FormattableString.Invariant($"Training stopped at epoch {epoch + 1}/{epochs}, step {step + 1}/{steps}: the loss or a gradient was NaN or infinite. ")
+            + "That step's update was skipped, so the weights and the optimizer state are those before it. ";
+        string? culprit = FirstNonFinite(batcher.Features, batcher, "feature") ?? FirstNonFinite(batcher.Targets, batcher, "target");
+        return where + (culprit ?? "The batch's inputs are finite: likely a learning rate that makes training diverge, or non-finite weights.");
+    }
+
+    private static string? FirstNonFinite(ReadOnlySpan<float> values, Batcher batcher, string what)
+    {
+        if (batcher.Rows == 0 || values.Length == 0)
+        {
+            return null;
+        }
+
+        int perRow = values.Length / batcher.Rows;
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (!float.IsFinite(values[i]))
+            {
+                return FormattableString.Invariant($"Sample {batcher.SourceIndex(i / perRow)} of the training data has {values[i]} at {what} {i % perRow}.");
+            }
+        }
+
+        return null;
     }
 
     /// <summary>The double closest to the shortest decimal form of <paramref name="value"/> (0.01f logs as 0.01, not 0.009999999776482582).</summary>

@@ -36,17 +36,35 @@ public abstract partial class Model : IDisposable
     /// </summary>
     public abstract Network HostNetwork { get; }
 
-    /// <summary>One training step: forward, backward and an optimizer update; returns the mean loss of the batch.</summary>
+    /// <summary>
+    /// One training step: forward, backward and an optimizer update; returns the mean loss of the batch, or NaN when the
+    /// loss or a gradient was NaN or infinite and the update was skipped (<see cref="LastStepSkipped"/>).
+    /// </summary>
     /// <param name="inputs">Samples, <see cref="InputSize"/> floats each, 1 to <see cref="BatchSize"/> of them.</param>
     /// <param name="labels">One class index per sample.</param>
     /// <param name="optimizer">The update rule; its state restarts from zero whenever a different optimizer instance is passed.</param>
     public abstract float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<int> labels, IOptimizer optimizer);
 
-    /// <summary>One training step for a network trained with float targets; returns the mean loss of the batch.</summary>
+    /// <summary>
+    /// One training step for a network trained with float targets; returns the mean loss of the batch, or NaN when the
+    /// update was skipped (<see cref="LastStepSkipped"/>).
+    /// </summary>
     /// <param name="inputs">Samples, <see cref="InputSize"/> floats each, 1 to <see cref="BatchSize"/> of them.</param>
     /// <param name="targets"><see cref="OutputSize"/> finite floats per sample.</param>
     /// <param name="optimizer">The update rule; its state restarts from zero whenever a different optimizer instance is passed.</param>
     public abstract float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<float> targets, IOptimizer optimizer);
+
+    /// <summary>
+    /// Whether the last training step skipped its update because the loss or a gradient was NaN or infinite. Such a step
+    /// leaves every parameter, the optimizer state and its step count as they were (as a mixed-precision loss scaler
+    /// does) and <c>TrainStep</c> returns NaN, so a NaN is never silent: <c>Fit</c> stops with a
+    /// <see cref="Training.NonFiniteTrainingException"/> naming the epoch and step (or <see cref="Training.TerminateOnNaN"/> stops
+    /// it first). Activations and pooling propagate NaN (IEEE 754, as PyTorch), so a NaN input reaches the loss.
+    /// </summary>
+    public bool LastStepSkipped { get; internal set; }
+
+    /// <summary>How many training steps of this model skipped their update (see <see cref="LastStepSkipped"/>).</summary>
+    public long SkippedSteps { get; internal set; }
 
     /// <summary>
     /// Runs the network on any number of samples (in chunks of <see cref="BatchSize"/>) and writes

@@ -15,6 +15,18 @@ public abstract partial class Network
     /// <summary>The job id of the optimizer pass; generated jobs use ids from 0 up.</summary>
     private const int OptimizerJob = -1;
 
+    /// <summary>The job id of the pre-update scan for non-finite gradients.</summary>
+    private const int FiniteCheckJob = -2;
+
+    /// <summary>Per part of the scan: 1 when the part saw a NaN or infinite gradient (allocated once, on the first step).</summary>
+    private int[]? _nonFiniteParts;
+
+    /// <summary>
+    /// Whether a step checks every trainable gradient for NaN and infinity before updating (and skips the update when
+    /// one is found). On by default; off only for the benchmark that measures what the check costs.
+    /// </summary>
+    internal bool CheckFiniteGradients { get; set; } = true;
+
     /// <summary>Floats summed in float lanes before the partial sum is added in double (bounds the float rounding).</summary>
     private const int NormBlock = 4096;
 
@@ -66,8 +78,7 @@ public abstract partial class Network
         ThrowIfInferenceOnly();
         CheckOptimizer(optimizer);
         float loss = ComputeGradients(inputs, labels);
-        Update(optimizer);
-        return loss;
+        return Update(optimizer, loss) ? loss : float.NaN;
     }
 
     /// <summary>
@@ -82,8 +93,7 @@ public abstract partial class Network
         ThrowIfInferenceOnly();
         CheckOptimizer(optimizer);
         float loss = ComputeGradients(inputs, targets);
-        Update(optimizer);
-        return loss;
+        return Update(optimizer, loss) ? loss : float.NaN;
     }
 
     /// <summary>
@@ -91,7 +101,8 @@ public abstract partial class Network
     /// <see cref="TrainStep(ReadOnlySpan{float}, ReadOnlySpan{int}, IOptimizer)"/>, for callers that change the
     /// gradients between <see cref="Network.ComputeGradients(ReadOnlySpan{float}, ReadOnlySpan{int})"/> and the update
     /// (data-parallel training averages them across processes). <c>ComputeGradients</c> then <c>ApplyGradients</c> is
-    /// exactly <c>TrainStep</c>.
+    /// exactly <c>TrainStep</c>. A NaN or infinite gradient skips the update as in <c>TrainStep</c>: see
+    /// <see cref="Model.LastStepSkipped"/> (after an Allreduce every rank holds the same gradients, so all skip together).
     /// </summary>
     /// <param name="optimizer">The update rule, as for <c>TrainStep</c>.</param>
     /// <exception cref="InvalidOperationException">The network is inference-only.</exception>
@@ -99,7 +110,7 @@ public abstract partial class Network
     {
         ThrowIfInferenceOnly();
         CheckOptimizer(optimizer);
-        Update(optimizer);
+        Update(optimizer, 0f);
     }
 
     /// <summary>Rejects a missing optimizer, or one without options, before a step does any work.</summary>
@@ -109,9 +120,25 @@ public abstract partial class Network
         _ = optimizer.Options ?? throw new ArgumentException("The optimizer's Options is null.", nameof(optimizer));
     }
 
-    /// <summary>Applies <paramref name="optimizer"/> to the gradients of the last pass.</summary>
-    private void Update(IOptimizer optimizer)
+    /// <summary>
+    /// Applies <paramref name="optimizer"/> to the gradients of the last pass, unless <paramref name="loss"/> or a
+    /// trainable gradient is NaN or infinite: then nothing changes (parameters, optimizer state and its step count stay
+    /// as they were, as a mixed-precision loss scaler skips a step), <see cref="Model.LastStepSkipped"/> is set and false
+    /// returned.
+    /// </summary>
+    private bool Update(IOptimizer optimizer, float loss)
     {
+        if (CheckFiniteGradients && (!float.IsFinite(loss) || AnyNonFiniteGradient()))
+        {
+            RestoreMovingStatistics();
+            _movingSaved = false;
+            LastStepSkipped = true;
+            SkippedSteps++;
+            return false;
+        }
+
+        _movingSaved = false;
+        LastStepSkipped = false;
         if (!ReferenceEquals(optimizer, _optimizer))
         {
             if (optimizer.StateSlots is < 0 or > ParameterSlice.MaxStateSlots)
@@ -126,6 +153,112 @@ public abstract partial class Network
         PrepareGradientScales(optimizer.Options);
         optimizer.BeginStep();
         _pool.Run(this, OptimizerJob);
+        return true;
+    }
+
+    /// <summary>The BatchNorm layers' moving statistics as they were before this step's forward pass (a skipped step puts them back).</summary>
+    private float[]? _movingBackup;
+
+    /// <summary>Whether <see cref="_movingBackup"/> holds the statistics from before the pass whose gradients the next update reads.</summary>
+    private bool _movingSaved;
+
+    /// <summary>The BatchNorm layers of the network (found on the first training pass).</summary>
+    private BatchNormLayer[]? _batchNorms;
+
+    /// <summary>Copies every BatchNorm layer's moving mean and variance (2 floats per channel) before a training forward pass updates them.</summary>
+    private void SaveMovingStatistics()
+    {
+        _batchNorms ??= [.. _layers.OfType<BatchNormLayer>()];
+        if (_batchNorms.Length == 0)
+        {
+            return;
+        }
+
+        _movingSaved = true;
+        _movingBackup ??= new float[_batchNorms.Sum(b => 2 * b.Channels)];
+        int at = 0;
+        foreach (var norm in _batchNorms)
+        {
+            norm.MovingMean.CopyTo(_movingBackup.AsSpan(at, norm.Channels));
+            norm.MovingVariance.CopyTo(_movingBackup.AsSpan(at + norm.Channels, norm.Channels));
+            at += 2 * norm.Channels;
+        }
+    }
+
+    /// <summary>The arena offset of every BatchNorm moving mean and variance value, in layer order (the GPU session's backup of them).</summary>
+    internal unsafe long[] MovingStatisticOffsets()
+    {
+        var offsets = new List<long>();
+        foreach (var norm in _layers.OfType<BatchNormLayer>())
+        {
+            long mean = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(norm.MovingMean)) - Arena.Pointer;
+            long variance = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(norm.MovingVariance)) - Arena.Pointer;
+            for (int c = 0; c < norm.Channels; c++)
+            {
+                offsets.Add(mean + c);
+            }
+
+            for (int c = 0; c < norm.Channels; c++)
+            {
+                offsets.Add(variance + c);
+            }
+        }
+
+        return [.. offsets];
+    }
+
+    /// <summary>Puts back what <see cref="SaveMovingStatistics"/> saved (nothing when no training pass saved them).</summary>
+    private void RestoreMovingStatistics()
+    {
+        if (!_movingSaved || _movingBackup is null || _batchNorms is null)
+        {
+            return;
+        }
+
+        int at = 0;
+        foreach (var norm in _batchNorms)
+        {
+            _movingBackup.AsSpan(at, norm.Channels).CopyTo(norm.MovingMean);
+            _movingBackup.AsSpan(at + norm.Channels, norm.Channels).CopyTo(norm.MovingVariance);
+            at += 2 * norm.Channels;
+        }
+    }
+
+    /// <summary>
+    /// Whether any gradient the update would read is NaN or infinite: one vectorised pass, split over the threads as the
+    /// update is (each thread scans the range it then updates, so the update finds it in cache). Each part writes its own
+    /// flag, so the answer does not depend on timing, and nothing is allocated after the first step.
+    /// </summary>
+    private bool AnyNonFiniteGradient()
+    {
+        _nonFiniteParts ??= new int[_pool.Threads];
+        _pool.Run(this, FiniteCheckJob);
+        int any = 0;
+        foreach (int flag in _nonFiniteParts)
+        {
+            any |= flag;
+        }
+
+        return any != 0;
+    }
+
+    /// <summary>Part <paramref name="part"/> of <see cref="AnyNonFiniteGradient"/>: the same ranges as <see cref="UpdateParameters"/>.</summary>
+    private unsafe void CheckGradientsFinite(int part, int parts)
+    {
+        bool bad = false;
+        foreach (var layer in _layers)
+        {
+            if (layer.Trainable && layer.ParameterLength != 0)
+            {
+                var (start, end) = Partition.Range(layer.ParameterLength, part, parts, Arena.AlignmentFloats);
+                if (start < end)
+                {
+                    bad |= Kernels.Finite.AnyNonFinite(Arena.Pointer + layer.ParameterOffset + Layout.GradientOffset + start, end - start);
+                }
+            }
+        }
+
+        _nonFiniteParts![part] = bad ? 1 : 0;
     }
 
     /// <summary>Computes this step's norm-clipping factors (Keras: <c>g · c / max(‖g‖, c)</c>), or resets them to 1.</summary>

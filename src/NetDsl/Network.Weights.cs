@@ -237,6 +237,8 @@ public abstract partial class Network
 
         var plan = Match(content, CheckpointTargets(slots), partial: false, ignorePrefix: null, out _, out _, "");
 
+        CheckFinite(content, plan);
+
         // Everything is validated; only the learning rate setter (the optimizer's own range check) can still refuse.
         float previousRate = optimizer.LearningRate;
         try
@@ -434,11 +436,31 @@ public abstract partial class Network
         return plan;
     }
 
+    /// <summary>
+    /// Copies the planned tensors into the arena, after checking every value: a NaN or infinity anywhere is an
+    /// <see cref="InvalidDataException"/> naming the tensor, the index and the value, and nothing is copied (training on
+    /// such weights would only make every step's update be skipped).
+    /// </summary>
     private void Apply(SafetensorsContent content, List<(SafetensorsTensor Source, TensorTarget Target)> plan)
     {
+        CheckFinite(content, plan);
         foreach (var (source, target) in plan)
         {
             content.CopyTo(source, Arena.GetSpan(target.Offset, target.Length));
+        }
+    }
+
+    /// <summary>Throws <see cref="InvalidDataException"/> naming the first NaN or infinity of the planned tensors.</summary>
+    private static void CheckFinite(SafetensorsContent content, List<(SafetensorsTensor Source, TensorTarget Target)> plan)
+    {
+        foreach (var (source, target) in plan)
+        {
+            long index = content.FirstNonFinite(source, out float value);
+            if (index >= 0)
+            {
+                throw new InvalidDataException(FormattableString.Invariant(
+                    $"'{content.Source}': tensor '{target.Name}' (shape {Safetensors.FormatShape(target.Shape)}) holds {value} at flat index {index}; weights must be finite. Nothing was loaded."));
+            }
         }
     }
 }

@@ -206,6 +206,11 @@ public abstract partial class Network : Model, IParallelJob
     {
         Steps++;
         Training = true;
+        if (CheckFiniteGradients)
+        {
+            SaveMovingStatistics();
+        }
+
         Forward(rows, training: true);
         Array.Clear(_lossPartials);
         Backward(rows);
@@ -364,6 +369,10 @@ public abstract partial class Network : Model, IParallelJob
         if (job == OptimizerJob)
         {
             UpdateParameters(part, parts);
+        }
+        else if (job == FiniteCheckJob)
+        {
+            CheckGradientsFinite(part, parts);
         }
         else
         {

@@ -69,6 +69,18 @@ public sealed class MpiTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>A NaN pixel in one rank's shard: the reduced gradients are NaN everywhere, so every rank skips that step together.</summary>
+    [SkippableTheory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void A_NaN_in_one_shard_makes_every_rank_skip_the_same_step(int ranks)
+    {
+        var (code, log, _) = Run(ranks, "--nan-at 5");
+        Assert.True(code == 0, $"mpirun -np {ranks} exited {code}:\n{log}");
+        Assert.Equal(ranks, log.Split('\n').Count(l => l.Contains("ranks_differing=0 skipped=1", StringComparison.Ordinal)));
+        Assert.Contains("ok=True", log);
+    }
+
     [SkippableFact]
     public void A_rank_that_dies_stops_the_job_with_an_error_instead_of_hanging()
     {

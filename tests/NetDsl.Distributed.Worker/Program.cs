@@ -11,8 +11,11 @@ using NetDsl.Optimizers;
 const int GlobalBatch = 32, Steps = 12, Seed = 3;
 int dieAt = args.Length == 2 && args[0] == "--die-at" ? int.Parse(args[1], CultureInfo.InvariantCulture) : -1;
 // "--hang-at S": the last rank stops answering at step S (alive, never reaching the reduction); the others must give up
-// after DataParallel.Timeout (5 s here) and abort the job.
+// after MpiCommunicator.Timeout (5 s here) and abort the job.
 int hangAt = args.Length == 2 && args[0] == "--hang-at" ? int.Parse(args[1], CultureInfo.InvariantCulture) : -1;
+// "--nan-at S": at step S one pixel of the last rank's shard is NaN (in the reference's batch too): the reduced
+// gradients are NaN on every rank, so all ranks skip that update together, and the run still ends identical.
+int nanAt = args.Length == 2 && args[0] == "--nan-at" ? int.Parse(args[1], CultureInfo.InvariantCulture) : -1;
 using var world = MpiCommunicator.World();
 if (args.Length == 2 && args[0] is "--fit" or "--fit-resume" or "--fit-mismatch")
 {
@@ -48,6 +51,11 @@ for (int step = 0; step < Steps; step++)
         labels[i] = train.GetLabel(index);
     }
 
+    if (nanAt == step)
+    {
+        inputs[((size - 1) * GlobalBatch / size) * size1 + 300] = float.NaN;
+    }
+
     if (dieAt == step && rank == size - 1)
     {
         Console.Error.WriteLine($"rank {rank}: dying at step {step} (test)");
@@ -65,6 +73,12 @@ for (int step = 0; step < Steps; step++)
     {
         referenceLoss = reference.TrainStep(inputs, labels, referenceOptimizer);
     }
+
+    if (nanAt == step && (!float.IsNaN(loss) || !network.LastStepSkipped || (reference is not null && !reference.LastStepSkipped)))
+    {
+        Console.Error.WriteLine($"rank {rank}: step {step} with a NaN pixel was not skipped (loss {loss})");
+        return 1;
+    }
 }
 
 // Every rank must hold rank 0's parameters exactly: the same averaged gradients, the same update.
@@ -74,7 +88,8 @@ double[] mismatches = [network.Parameters.SequenceEqual(root) ? 0 : 1];
 world.AllreduceSum(mismatches);
 
 bool ok = mismatches[0] == 0;
-string line = string.Create(CultureInfo.InvariantCulture, $"rank={rank} size={size} rows={rows} loss={loss:F6} ranks_differing={mismatches[0]}");
+ok &= network.Parameters.ToArray().All(float.IsFinite);
+string line = string.Create(CultureInfo.InvariantCulture, $"rank={rank} size={size} rows={rows} loss={loss:F6} ranks_differing={mismatches[0]} skipped={network.SkippedSteps}");
 if (reference is not null)
 {
     // Tolerance: the ranks sum each gradient in another order than one process does (shard means weighted by rows,

@@ -282,3 +282,34 @@ public partial class CnnPadded
     [GlobalAveragePooling2D] public partial PoolingLayer Gap { get; }                                      // (5)
     [Dense(3, Activation.Softmax)] public partial DenseLayer Output { get; }
 }
+
+/// <summary>
+/// The non-finite tests' CNN, the shape: (1, 8, 8) -> Conv 20@3x3 ReLU -> BatchNorm -> MaxPool 2 -> Flatten (180)
+/// -> Dense 10 Softmax. 20 channels: whole vectors and a scalar tail at every SIMD width.
+/// </summary>
+[Network]
+[Input(1, 8, 8)]
+public partial class CnnNonFinite
+{
+    [Conv2D(20, 3, Activation.ReLU)] public partial Conv2DLayer Conv { get; }
+
+    [BatchNorm] public partial BatchNormLayer Norm { get; }
+
+    [MaxPool2D(2)] public partial PoolingLayer Pool { get; }
+
+    [Flatten] public partial FlattenLayer Flatten { get; }
+
+    [Dense(10, Activation.Softmax)] public partial DenseLayer Output { get; }
+}
+
+/// <summary>Max pooling straight on the input, (20, 4, 4) -> MaxPool 2 -> Flatten (80) -> Dense 3 Softmax: a NaN in any cell of a window must reach the loss.</summary>
+[Network]
+[Input(20, 4, 4)]
+public partial class PoolNonFinite
+{
+    [MaxPool2D(2)] public partial PoolingLayer Pool { get; }
+
+    [Flatten] public partial FlattenLayer Flatten { get; }
+
+    [Dense(3, Activation.Softmax)] public partial DenseLayer Output { get; }
+}

@@ -682,7 +682,7 @@ public static partial class GpuEmitter
                     $"        int iw = ow * {g.StrideW} + kw - {g.PadLeft};",
                     $"        if ((uint)iw >= {g.InW}u) continue;",
                     $"        float cell = arena[x + (ih * {g.InW} + iw) * {g.InC}];",
-                    max ? "        if (!any || cell > best) { best = cell; any = true; }" : "        sum += cell; count++;",
+                    max ? "        if (!any || cell > best || float.IsNaN(cell)) { best = cell; any = true; } // a NaN sticks (IEEE maximum, as PyTorch), whatever its place" : "        sum += cell; count++;",
                     "    }",
                     "}",
                     max ? "float v = best;" : "float v = count > 0 ? sum / count : 0f;",
@@ -696,7 +696,8 @@ public static partial class GpuEmitter
             case OpKind.PoolBackward:
             {
                 // dx (n, ih, iw, c) sums the gradient of every window covering it that routes to it: for max pooling
-                // the window's first cell (row-major) holding the window's maximum, for average pooling every cell.
+                // the window's first cell (row-major) holding the window's maximum (its first cell when the maximum is NaN, as the
+                // CPU kernel), for average pooling every cell.
                 var g = layer.Window!;
                 bool max = layer.Kind == LayerKind.MaxPool2D;
                 var body = new List<string>
@@ -732,7 +733,7 @@ public static partial class GpuEmitter
                         $"            for (int kw = 0; kw < {g.KW}; kw++)",
                         "            {",
                         "                int w = left + kw;",
-                        $"                if ((uint)w < {g.InW}u && arena[x + (h * {g.InW} + w) * {g.InC}] == m) {{ winner = h * {g.InW} + w; break; }}",
+                        $"                if ((uint)w < {g.InW}u && !(m - arena[x + (h * {g.InW} + w) * {g.InC}] > 0f)) {{ winner = h * {g.InW} + w; break; }} // as the CPU: the first cell not below m (the first cell when m is NaN)",
                         "            }",
                         "        }",
                         $"        if (winner == ih * {g.InW} + iw) sum += arena[dy + o];",

@@ -43,7 +43,8 @@ public static class GpuActivation
         switch (activation)
         {
             case ReLU:
-                return x > 0f ? x : 0f;
+                // Not MathF.Max / max.f32 (PTX's max returns the number when one operand is NaN): NaN propagates.
+                return x <= 0f ? 0f : x;
             case Sigmoid:
                 return 1f / (1f + MathF.Exp(-x));
             case Tanh:
@@ -79,7 +80,7 @@ public static class GpuActivation
         }
     }
 
-    /// <summary>The maximum of one row (negative infinity for <paramref name="cols"/> = 0), as the softmax subtracts it.</summary>
+    /// <summary>The maximum of one row (negative infinity for <paramref name="cols"/> = 0; NaN when any value is NaN), as the softmax subtracts it.</summary>
     /// <param name="arena">The buffer holding the row.</param>
     /// <param name="xAt">Offset of the row's first value.</param>
     /// <param name="cols">Values in the row.</param>
@@ -90,7 +91,8 @@ public static class GpuActivation
         float max = float.NegativeInfinity;
         for (int j = 0; j < cols; j++)
         {
-            max = MathF.Max(max, arena[xAt + j]);
+            float v = arena[xAt + j];
+            if (v > max || float.IsNaN(v)) max = v; // not MathF.Max (PTX max.f32 drops NaN): a NaN sticks
         }
 
         return max;

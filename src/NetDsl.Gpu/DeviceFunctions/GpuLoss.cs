@@ -259,21 +259,21 @@ public static class GpuLoss
                 return Abs(y - t);
             case MeanAbsolutePercentageError:
             {
-                float m = MathF.Max(Abs(t), Epsilon);
+                float m = AtLeast(Abs(t), Epsilon);
                 return 100f * Abs((t - y) / m);
             }
 
             case MeanSquaredLogarithmicError:
             {
-                float d = MathF.Log(MathF.Max(y, Epsilon) + 1f) - MathF.Log(MathF.Max(t, Epsilon) + 1f);
+                float d = MathF.Log(AtLeast(y, Epsilon) + 1f) - MathF.Log(AtLeast(t, Epsilon) + 1f);
                 return d * d;
             }
 
             case Hinge:
-                return MathF.Max(1f - t * y, 0f);
+                return AtLeast(1f - t * y, 0f);
             case SquaredHinge:
             {
-                float h = MathF.Max(1f - t * y, 0f);
+                float h = AtLeast(1f - t * y, 0f);
                 return h * h;
             }
 
@@ -311,15 +311,15 @@ public static class GpuLoss
                 return Sign(y - t);
             case MeanAbsolutePercentageError:
             {
-                float m = MathF.Max(Abs(t), Epsilon);
+                float m = AtLeast(Abs(t), Epsilon);
                 float q = (t - y) / m;
                 return -100f * Sign(q) / m;
             }
 
             case MeanSquaredLogarithmicError:
             {
-                float yp = MathF.Max(y, Epsilon) + 1f;
-                float d = MathF.Log(yp) - MathF.Log(MathF.Max(t, Epsilon) + 1f);
+                float yp = AtLeast(y, Epsilon) + 1f;
+                float d = MathF.Log(yp) - MathF.Log(AtLeast(t, Epsilon) + 1f);
                 return y >= Epsilon ? 2f * d / yp : 0f;
             }
 
@@ -327,7 +327,7 @@ public static class GpuLoss
                 return 1f - t * y >= 0f ? -t : 0f;
             case SquaredHinge:
             {
-                float h = MathF.Max(1f - t * y, 0f);
+                float h = AtLeast(1f - t * y, 0f);
                 return -2f * (h * t);
             }
 
@@ -349,7 +349,7 @@ public static class GpuLoss
     /// <param name="x">The value.</param>
     /// <returns>The clipped value.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Clip(float x) => MathF.Min(MathF.Max(x, Epsilon), OneMinusEpsilon);
+    public static float Clip(float x) => x < Epsilon ? Epsilon : x > OneMinusEpsilon ? OneMinusEpsilon : x; // NaN stays NaN
 
     /// <summary>Whether <c>eps &lt;= x &lt;= 1 - eps</c> (where the clip passes the gradient).</summary>
     /// <param name="x">The value.</param>
@@ -379,11 +379,14 @@ public static class GpuLoss
     public static float BinaryFromLogit(float z, float t)
     {
         float e = MathF.Exp(-Abs(z));
-        return MathF.Max(z, 0f) - z * t + Log1P(e);
+        return AtLeast(z, 0f) - z * t + Log1P(e);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Abs(float x) => MathF.Max(x, -x);
+    private static float Abs(float x) => x < 0f ? -x : x;
+
+    /// <summary><c>max(x, lo)</c> that keeps a NaN <paramref name="x"/> (PTX's <c>max.f32</c> and ILGPU's Max return the number).</summary>
+    private static float AtLeast(float x, float lo) => x < lo ? lo : x;
 
     /// <summary>1 where <c>x &gt; 0</c>, -1 where <c>x &lt; 0</c>, else 0 (TensorFlow's Sign).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

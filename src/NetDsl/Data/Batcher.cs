@@ -81,6 +81,9 @@ public sealed class Batcher
     /// <summary>The samples of the current batch.</summary>
     public int Rows => _rows;
 
+    /// <summary>The index in the data source of row <paramref name="row"/> of the current batch.</summary>
+    internal int SourceIndex(int row) => _order[_position - _rows + row];
+
     /// <summary>Starts an epoch: reshuffles the previous order (when enabled) and rewinds.</summary>
     public void StartEpoch()
     {

@@ -36,17 +36,25 @@ public static class Act
         public static float Backward(float dy, float y) => dy;
     }
 
-    /// <summary><c>f(x) = max(x, 0)</c>; <c>f'(x) = 1</c> where <c>y &gt; 0</c>, else 0.</summary>
+    /// <summary>
+    /// <c>f(x) = max(x, 0)</c>; <c>f'(x) = 1</c> where <c>y &gt; 0</c>, else 0. NaN propagates (IEEE 754, as PyTorch and
+    /// Keras): <c>f(NaN) = NaN</c>, so a NaN anywhere in the forward pass reaches the loss instead of becoming 0.
+    /// </summary>
+    /// <remarks>
+    /// The vector form is <c>MaxNative(0, x)</c> with zero first: x86's <c>(V)MAXPS a, b</c> returns its second operand
+    /// when either is NaN (so a NaN x comes through at the cost of one instruction), and Arm's <c>FMAX</c> returns NaN.
+    /// The scalar form is <c>x &lt;= 0 ? 0 : x</c>, false for NaN.
+    /// </remarks>
     public readonly struct ReLU : IActivation
     {
         /// <inheritdoc/>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static TV Forward<TS, TV>(TV x) where TS : ISimd<TV> where TV : struct => TS.Max(x, TS.Zero);
+        public static TV Forward<TS, TV>(TV x) where TS : ISimd<TV> where TV : struct => TS.Max(TS.Zero, x);
         /// <inheritdoc/>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static TV Backward<TS, TV>(TV dy, TV y) where TS : ISimd<TV> where TV : struct => TS.WherePositive(y, dy);
         /// <inheritdoc/>
-        public static float Forward(float x) => x > 0f ? x : 0f;
+        public static float Forward(float x) => x <= 0f ? 0f : x;
         /// <inheritdoc/>
         public static float Backward(float dy, float y) => y > 0f ? dy : 0f;
     }

@@ -94,7 +94,7 @@ internal static class LossMath
     /// <summary><c>clip(x, eps, 1 - eps)</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Clip<TS, TV>(TV x) where TS : ISimd<TV> where TV : struct
-        => Min(TS.Max(x, TS.Broadcast(Losses.Epsilon)), TS.Broadcast(OneMinusEpsilon));
+        => Min(TS.Broadcast(OneMinusEpsilon), TS.Max(TS.Broadcast(Losses.Epsilon), x)); // x second: a NaN x stays NaN
 
     /// <summary><paramref name="a"/> where <c>eps &lt;= x &lt;= 1 - eps</c> (the bounds pass the gradient), else 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -286,7 +286,7 @@ internal static unsafe class LossRows<TS, TV> where TS : ISimd<TV> where TV : st
     private static TV BinaryElement(TV z, TV t)
     {
         TV e = TS.Exp(TS.Subtract(TS.Zero, LossMath.Abs<TS, TV>(z)));
-        return TS.Add(TS.Subtract(TS.Max(z, TS.Zero), TS.Multiply(z, t)), LossMath.Log1P<TS, TV>(e));
+        return TS.Add(TS.Subtract(TS.Max(TS.Zero, z), TS.Multiply(z, t)), LossMath.Log1P<TS, TV>(e));
     }
 
     /// <summary>Softmax of one row, exactly as <see cref="RowKernels"/> computes it; returns <c>log(sum(exp(x - max)))</c>.</summary>

@@ -187,14 +187,14 @@ public static class LossFunctions
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static TV ILoss.Value<TS, TV>(TV t, TV y)
         {
-            TV m = TS.Max(LossMath.Abs<TS, TV>(t), TS.Broadcast(Losses.Epsilon));
+            TV m = TS.Max(TS.Broadcast(Losses.Epsilon), LossMath.Abs<TS, TV>(t));
             return TS.Multiply(TS.Broadcast(100f), LossMath.Abs<TS, TV>(TS.Divide(TS.Subtract(t, y), m)));
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static TV ILoss.Derivative<TS, TV>(TV t, TV y)
         {
-            TV m = TS.Max(LossMath.Abs<TS, TV>(t), TS.Broadcast(Losses.Epsilon));
+            TV m = TS.Max(TS.Broadcast(Losses.Epsilon), LossMath.Abs<TS, TV>(t));
             TV q = TS.Divide(TS.Subtract(t, y), m);
             return TS.Divide(TS.Multiply(TS.Broadcast(-100f), LossMath.Sign<TS, TV>(q)), m);
         }
@@ -215,7 +215,7 @@ public static class LossFunctions
         {
             TV eps = TS.Broadcast(Losses.Epsilon);
             TV one = TS.Broadcast(1f);
-            TV d = TS.Subtract(LossMath.Log<TV>(TS.Add(TS.Max(y, eps), one)), LossMath.Log<TV>(TS.Add(TS.Max(t, eps), one)));
+            TV d = TS.Subtract(LossMath.Log<TV>(TS.Add(TS.Max(eps, y), one)), LossMath.Log<TV>(TS.Add(TS.Max(eps, t), one)));
             return TS.Multiply(d, d);
         }
 
@@ -224,8 +224,8 @@ public static class LossFunctions
         {
             TV eps = TS.Broadcast(Losses.Epsilon);
             TV one = TS.Broadcast(1f);
-            TV yp = TS.Add(TS.Max(y, eps), one);
-            TV d = TS.Subtract(LossMath.Log<TV>(yp), LossMath.Log<TV>(TS.Add(TS.Max(t, eps), one)));
+            TV yp = TS.Add(TS.Max(eps, y), one);
+            TV d = TS.Subtract(LossMath.Log<TV>(yp), LossMath.Log<TV>(TS.Add(TS.Max(eps, t), one)));
             return LossMath.WhereAtLeast(y, eps, TS.Divide(TS.Multiply(TS.Broadcast(2f), d), yp));
         }
     }
@@ -242,7 +242,7 @@ public static class LossFunctions
         static bool ILoss.SignedTargets => true;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static TV ILoss.Value<TS, TV>(TV t, TV y) => TS.Max(TS.Subtract(TS.Broadcast(1f), TS.Multiply(t, y)), TS.Zero);
+        static TV ILoss.Value<TS, TV>(TV t, TV y) => TS.Max(TS.Zero, TS.Subtract(TS.Broadcast(1f), TS.Multiply(t, y)));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static TV ILoss.Derivative<TS, TV>(TV t, TV y)
@@ -259,14 +259,14 @@ public static class LossFunctions
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static TV ILoss.Value<TS, TV>(TV t, TV y)
         {
-            TV h = TS.Max(TS.Subtract(TS.Broadcast(1f), TS.Multiply(t, y)), TS.Zero);
+            TV h = TS.Max(TS.Zero, TS.Subtract(TS.Broadcast(1f), TS.Multiply(t, y)));
             return TS.Multiply(h, h);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static TV ILoss.Derivative<TS, TV>(TV t, TV y)
         {
-            TV h = TS.Max(TS.Subtract(TS.Broadcast(1f), TS.Multiply(t, y)), TS.Zero);
+            TV h = TS.Max(TS.Zero, TS.Subtract(TS.Broadcast(1f), TS.Multiply(t, y)));
             return TS.Multiply(TS.Broadcast(-2f), TS.Multiply(h, t));
         }
     }

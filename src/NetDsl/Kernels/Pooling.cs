@@ -253,7 +253,7 @@ internal static unsafe class PoolKernel<TS, TV, TShape>
                             float* p = corner + kh * rowStride + c;
                             for (int kw = 0; kw < cols; kw++)
                             {
-                                m = TS.Max(m, TS.Load(p + kw * pixelStride));
+                                m = TS.MaxPropagateNaN(m, TS.Load(p + kw * pixelStride)); // NaN sticks, as PyTorch's max_pool2d
                             }
                         }
 
@@ -268,7 +268,7 @@ internal static unsafe class PoolKernel<TS, TV, TShape>
                             float* p = corner + kh * rowStride + c;
                             for (int kw = 0; kw < cols; kw++)
                             {
-                                m = MathF.Max(m, p[kw * pixelStride]);
+                                m = MathF.Max(m, p[kw * pixelStride]); // IEEE 754:2019 maximum: NaN sticks
                             }
                         }
 

@@ -30,8 +30,17 @@ public unsafe interface ISimd<TV> where TV : struct
     static abstract TV Multiply(TV a, TV b);
     /// <summary>Lane-wise quotient.</summary>
     static abstract TV Divide(TV a, TV b);
-    /// <summary>Lane-wise maximum (platform semantics for NaN and signed zero; one instruction).</summary>
+    /// <summary>
+    /// Lane-wise maximum (platform semantics for NaN and signed zero; one instruction). On x86 (<c>MAXPS</c>) the result
+    /// is <paramref name="b"/> when either lane is NaN, so <c>Max(0, x)</c> propagates a NaN <c>x</c> and <c>Max(x, 0)</c>
+    /// does not: put the value that may be NaN second. Arm's <c>FMAX</c> returns NaN either way.
+    /// </summary>
     static abstract TV Max(TV a, TV b);
+    /// <summary>
+    /// Lane-wise IEEE 754:2019 <c>maximum</c>: NaN when either lane is NaN, whatever the order (a running maximum stays
+    /// NaN once it has seen one). A few instructions more than <see cref="Max"/>.
+    /// </summary>
+    static abstract TV MaxPropagateNaN(TV a, TV b);
     /// <summary>Lane-wise e^x.</summary>
     static abstract TV Exp(TV a);
     /// <summary><paramref name="a"/> where <paramref name="mask"/> is greater than zero, else zero.</summary>
@@ -73,6 +82,8 @@ public readonly unsafe struct Simd512 : ISimd<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Divide(Vector512<float> a, Vector512<float> b) => a / b;
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.MaxNative(a, b);
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> MaxPropagateNaN(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Exp(Vector512<float> a) => Vector512.Exp(a);
     /// <inheritdoc/>
@@ -123,6 +134,8 @@ public readonly unsafe struct Simd256 : ISimd<Vector256<float>>
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.MaxNative(a, b);
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> MaxPropagateNaN(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
+    /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Exp(Vector256<float> a) => Vector256.Exp(a);
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -170,6 +183,8 @@ public readonly unsafe struct Simd128 : ISimd<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Divide(Vector128<float> a, Vector128<float> b) => a / b;
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Max(Vector128<float> a, Vector128<float> b) => Vector128.MaxNative(a, b);
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> MaxPropagateNaN(Vector128<float> a, Vector128<float> b) => Vector128.Max(a, b);
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Exp(Vector128<float> a) => Vector128.Exp(a);
     /// <inheritdoc/>

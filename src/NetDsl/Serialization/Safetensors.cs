@@ -70,6 +70,33 @@ internal sealed class SafetensorsContent
     /// <summary>The <c>__metadata__</c> map (empty without one).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
+    /// <summary>The index of the first NaN or infinite value of F32 tensor <paramref name="tensor"/>, or -1 when all are finite.</summary>
+    /// <param name="tensor">A tensor of this file.</param>
+    /// <param name="value">The value found (0 when none).</param>
+    /// <returns>The element index, or -1.</returns>
+    public long FirstNonFinite(SafetensorsTensor tensor, out float value)
+    {
+        value = 0f;
+        if (tensor.DType != Safetensors.F32)
+        {
+            return -1;
+        }
+
+        ReadOnlySpan<byte> bytes = _data.AsSpan((int)tensor.Begin, (int)(tensor.End - tensor.Begin));
+        long count = bytes.Length / sizeof(float);
+        for (int i = 0; i < count; i++)
+        {
+            float x = BinaryPrimitives.ReadSingleLittleEndian(bytes.Slice(i * sizeof(float)));
+            if (!float.IsFinite(x))
+            {
+                value = x;
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
     /// <summary>Copies an F32 tensor's little-endian values into <paramref name="destination"/> (exactly as long as the tensor).</summary>
     public void CopyTo(SafetensorsTensor tensor, Span<float> destination)
     {

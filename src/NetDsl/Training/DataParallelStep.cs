@@ -151,8 +151,8 @@ internal sealed class DataParallelStep : IGradientObserver
             throw new InvalidOperationException($"Rank {_group.Rank} of {_group.Size}: the ranks' shards add up to {_totals[0]} rows, not the {globalRows} of the global batch.");
         }
 
-        _network.ApplyGradients(optimizer);
-        return (float)(_totals[1] / _totals[0]);
+        _network.ApplyGradients(optimizer); // every rank holds the same reduced gradients: all skip a non-finite step together
+        return _network.LastStepSkipped ? float.NaN : (float)(_totals[1] / _totals[0]);
     }
 
     /// <inheritdoc/>

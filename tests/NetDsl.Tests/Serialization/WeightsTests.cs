@@ -211,15 +211,31 @@ public sealed class WeightsTests : IDisposable
         HandBuilt.AssertBitEqual(reference.Parameters, net.Parameters, "partial");
     }
 
-    /// <summary>Tensor values are not checked (the spec allows NaN and infinities): they load as stored.</summary>
-    [Fact]
-    public void Non_finite_values_load_as_stored()
+    /// <summary>
+    /// The format allows NaN and infinities, but weights holding them are refused (naming the tensor, the index and the
+    /// value) and nothing is loaded: training on them would only skip every step. Subnormals and -0 load as stored.
+    /// </summary>
+    [Theory]
+    [InlineData(float.NaN, 0, "NaN")]
+    [InlineData(float.PositiveInfinity, 3, "Infinity")]
+    [InlineData(float.NegativeInfinity, 4, "-Infinity")]
+    public void Non_finite_values_are_refused_and_nothing_is_loaded(float bad, int index, string shown)
     {
         using var net = new Net1x5x2(2, seed: 1, threads: 1);
+        var before = net.Parameters.ToArray();
         var tensors = HandBuilt.Expected(net);
-        tensors[1] = tensors[1] with { Values = [float.NaN, float.PositiveInfinity, float.NegativeInfinity, -0f, float.Epsilon] };
+        float[] values = [1f, 2f, -0f, float.Epsilon, 5f];
+        values[index] = bad;
+        tensors[1] = tensors[1] with { Values = values };
+        var error = Assert.Throws<InvalidDataException>(() => net.LoadWeights(new MemoryStream(HandBuilt.FromTensors(tensors)), sourceName: "bad.safetensors"));
+        Assert.Contains($"'bad.safetensors': tensor 'Hidden.bias' (shape [5]) holds {shown} at flat index {index}", error.Message);
+        Assert.Contains("Nothing was loaded", error.Message);
+        Assert.Equal(before, net.Parameters.ToArray());
+
+        values[index] = 7f;
+        tensors[1] = tensors[1] with { Values = values };
         net.LoadWeights(new MemoryStream(HandBuilt.FromTensors(tensors)));
-        HandBuilt.AssertBitEqual(tensors[1].Values, net.Hidden.Bias, "bias");
+        HandBuilt.AssertBitEqual(values, net.Hidden.Bias, "bias");
     }
 
     private static byte[] Without(Network net, string tensor) => HandBuilt.FromTensors(HandBuilt.Expected(net).Where(t => t.Name != tensor).ToList());
