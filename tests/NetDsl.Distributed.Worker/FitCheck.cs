@@ -54,13 +54,7 @@ internal static class FitCheck
             // The reference: one process, a network that takes the whole global batch, 2 uninterrupted epochs.
             using var single = new ShardedCnn(GlobalBatch, Seed, threads: 1);
             var referenceHistory = single.Fit(train, new Adam(0.002f), Options(null, null, 0, TextWriter.Null));
-            float[] expected = single.Parameters.ToArray();
-            double maxDiff = 0, maxParam = 0;
-            for (int i = 0; i < expected.Length; i++)
-            {
-                maxDiff = Math.Max(maxDiff, Math.Abs(expected[i] - root[i]));
-                maxParam = Math.Max(maxParam, Math.Abs(expected[i]));
-            }
+            var (maxDiff, maxParam) = Differences(single.Parameters, root);
 
             // Tolerance as in the step test: shard sums and the Allreduce change the order of the float sums (a few ulps
             // per step); Adam divides by the root of the second moment, which magnifies that for tiny gradients, so
@@ -88,6 +82,19 @@ internal static class FitCheck
         double[] failures = [ok ? 0 : 1];
         world.AllreduceSum(failures);
         return failures[0] == 0 ? 0 : 1;
+    }
+
+    /// <summary>The largest absolute difference between <paramref name="expected"/> and <paramref name="actual"/>, and the largest |expected|.</summary>
+    public static (double MaxDiff, double MaxParam) Differences(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual)
+    {
+        double maxDiff = 0, maxParam = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            maxDiff = Math.Max(maxDiff, Math.Abs(expected[i] - actual[i]));
+            maxParam = Math.Max(maxParam, Math.Abs(expected[i]));
+        }
+
+        return (maxDiff, maxParam);
     }
 
     private static FitOptions Options(MpiCommunicator? world, string? directory, int initialEpoch, TextWriter output) => new()

@@ -97,13 +97,7 @@ if (reference is not null)
     // momentum steps at this learning rate that stays below 1e-5 of the largest parameter (measured: 1.3e-7 to 1.9e-7
     // against 3.4e-6 on 2 to 4 ranks). A step that did not average (or double-counted a shard) moves parameters by
     // ~1e-2 of it.
-    float[] expected = reference.Parameters.ToArray();
-    double maxDiff = 0, maxParam = 0;
-    for (int i = 0; i < expected.Length; i++)
-    {
-        maxDiff = Math.Max(maxDiff, Math.Abs(expected[i] - root[i]));
-        maxParam = Math.Max(maxParam, Math.Abs(expected[i]));
-    }
+    var (maxDiff, maxParam) = FitCheck.Differences(reference.Parameters, root);
 
     double tolerance = 1e-5 * maxParam;
     ok &= maxDiff <= tolerance && Math.Abs(loss - referenceLoss) <= 1e-4 * Math.Abs(referenceLoss);
