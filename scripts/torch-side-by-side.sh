@@ -4,7 +4,8 @@
 # every case (1 and 2 threads; LibTorch with glibc's malloc as it comes and tuned), the scaling cases and the FP32
 # peak, then prints the ratio tables (scripts/torch-side-by-side-summary.py) and writes them to
 # artifacts/torch-side-by-side/summary.md. Extra arguments go to BenchmarkDotNet (e.g. --filter '*SideBySide*').
-# Takes ~20-25 minutes on the project's 2-core machine.
+# Measured on the 2-core machine: the side-by-side cases with the peak 5.5 min, the scaling cases ~8 min (plus about a
+# minute for BenchmarkDotNet to build its project). BenchmarkDotNet runs the classes in name order: Peak, Scaling*, SideBySide*.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
