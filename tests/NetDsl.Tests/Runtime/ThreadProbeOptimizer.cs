@@ -26,10 +26,28 @@ internal sealed class ThreadProbeOptimizer(IOptimizer inner) : IOptimizer
     public void Update(in ParameterSlice slice)
     {
         int id = Environment.CurrentManagedThreadId;
-        int slot = id % Slots;
-        Volatile.Write(ref _threadIds[slot], id);
+        int slot = SlotOf(id);
         Volatile.Write(ref _bytes[slot], GC.GetAllocatedBytesForCurrentThread());
         inner.Update(slice);
+    }
+
+    /// <summary>
+    /// The thread's own slot: its id's home slot, or the next free or matching one (two threads whose ids are equal
+    /// modulo <see cref="Slots"/> once shared a slot, and the worker's record was lost to the caller's).
+    /// </summary>
+    private int SlotOf(int id)
+    {
+        for (int probe = 0; probe < Slots; probe++)
+        {
+            int slot = (id + probe) % Slots;
+            int owner = Interlocked.CompareExchange(ref _threadIds[slot], id, 0);
+            if (owner == 0 || owner == id)
+            {
+                return slot;
+            }
+        }
+
+        throw new InvalidOperationException($"More than {Slots} threads updated parameters.");
     }
 
     public void Snapshot(long[] into) => Array.Copy(_bytes, into, Slots);
@@ -61,9 +79,8 @@ internal sealed class ThreadProbeOptimizer(IOptimizer inner) : IOptimizer
 
     /// <summary>
     /// Runs <paramref name="work"/> (which must step through this probe) in up to <see cref="Windows"/> windows, asserting in each that
-    /// neither the calling thread nor any of the <paramref name="threads"/> - 1 workers allocated, and that
-    /// process-wide allocations only came with thread-pool work (the host's, not NetDsl's); then asserts that some
-    /// window was clean process-wide. Returns the per-window log.
+    /// neither the calling thread nor any of the <paramref name="threads"/> - 1 workers allocated; then asserts that some
+    /// window was clean process-wide (no allocation on any thread). Returns the per-window log.
     /// </summary>
     public string AssertWindowsAllocateNothing(int threads, Action work)
     {
@@ -86,8 +103,9 @@ internal sealed class ThreadProbeOptimizer(IOptimizer inner) : IOptimizer
             Assert.True(threadDelta == 0, $"the calling thread allocated {threadDelta} bytes");
             Assert.True(workersSeen == threads - 1, $"the probe saw {workersSeen} worker threads, expected {threads - 1}");
             Assert.True(workerDelta == 0, $"a worker thread allocated {workerDelta} bytes");
-            Assert.True(processDelta == 0 || workItemDelta > 0,
-                $"the process allocated {processDelta} bytes in a window where no thread-pool work ran: {string.Join("; ", log)}");
+            // Another thread of the process may allocate in a window (the host's thread-pool callback, the runtime's
+            // background JIT tiering, a finalizer): such a window proves nothing either way, and NetDsl's own threads
+            // are checked above in every window; a window with no allocation anywhere in the process must still come.
             clean = processDelta == 0;
         }
 

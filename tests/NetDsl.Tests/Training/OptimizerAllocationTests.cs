@@ -67,6 +67,7 @@ public class OptimizerAllocationTests(ITestOutputHelper output)
         // whatever the window length.
         int perWindow = Math.Clamp((int)(0.03 / (clock.Elapsed.TotalSeconds / 60)), 10, 100);
 
+        Assert.True(net.SkippedSteps == 0, $"{net.SkippedSteps} steps were skipped as non-finite"); // a skipped step runs no update to probe
         string log = probe.AssertWindowsAllocateNothing(threads, () => Work(perWindow));
         output.WriteLine($"{name}, threads {threads}, {optimizerName} ({perWindow} x 2 steps per window): {log}");
         if (optimizerName != "adagrad-clip-value")
