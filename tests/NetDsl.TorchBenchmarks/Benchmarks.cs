@@ -12,86 +12,68 @@ namespace NetDsl.TorchBenchmarks;
 // side on 1 and 2 threads, the scaling with batch size and width on 2 threads, and the FP32 peak. The timed operation
 // is Run(): one full training step (forward, loss, backward, update) or one inference forward of one batch.
 
-/// <summary>The cases of the issue, NetDsl's side (the process as is: NetDsl allocates nothing per step).</summary>
-[Config(typeof(Jobs.NetDslConfig))]
-public class SideBySideNetDsl
+/// <summary>One workload per benchmark process: built in the global setup, <see cref="Run"/> timed, disposed after.</summary>
+public abstract class WorkloadBenchmark
 {
     private IWorkload _workload = null!;
 
-    [ParamsSource(typeof(Cases), nameof(Cases.SideBySide))]
-    public string Case { get; set; } = "";
-
-    [Params(1, 2)]
-    public int Threads { get; set; }
-
     [GlobalSetup]
-    public void Setup() => _workload = Workloads.NetDsl(Case, Threads);
+    public void Setup() => _workload = Create();
 
     [GlobalCleanup]
     public void Cleanup() => _workload.Dispose();
 
     [Benchmark]
     public void Run() => _workload.Run();
+
+    /// <summary>The workload of this benchmark's parameters.</summary>
+    protected abstract IWorkload Create();
+}
+
+/// <summary>The cases of the issue, NetDsl's side (the process as is: NetDsl allocates nothing per step).</summary>
+[Config(typeof(Jobs.NetDslConfig))]
+public class SideBySideNetDsl : WorkloadBenchmark
+{
+    [ParamsSource(typeof(Cases), nameof(Cases.SideBySide))]
+    public string Case { get; set; } = "";
+
+    [Params(1, 2)]
+    public int Threads { get; set; }
+
+    protected override IWorkload Create() => Workloads.NetDsl(Case, Threads);
 }
 
 /// <summary>The same cases on LibTorch, with glibc's malloc as it comes and tuned (two jobs).</summary>
 [Config(typeof(Jobs.LibTorchConfig))]
-public class SideBySideLibTorch
+public class SideBySideLibTorch : WorkloadBenchmark
 {
-    private IWorkload _workload = null!;
-
     [ParamsSource(typeof(Cases), nameof(Cases.SideBySide))]
     public string Case { get; set; } = "";
 
     [Params(1, 2)]
     public int Threads { get; set; }
 
-    [GlobalSetup]
-    public void Setup() => _workload = Workloads.LibTorch(Case, Threads);
-
-    [GlobalCleanup]
-    public void Cleanup() => _workload.Dispose();
-
-    [Benchmark]
-    public void Run() => _workload.Run();
+    protected override IWorkload Create() => Workloads.LibTorch(Case, Threads);
 }
 
 /// <summary>How cost grows, NetDsl: the reference CNN over batch sizes 1..1024, the MLP over widths 128..2048; 2 threads.</summary>
 [Config(typeof(Jobs.NetDslConfig))]
-public class ScalingNetDsl
+public class ScalingNetDsl : WorkloadBenchmark
 {
-    private IWorkload _workload = null!;
-
     [ParamsSource(typeof(Cases), nameof(Cases.Scaling))]
     public string Case { get; set; } = "";
 
-    [GlobalSetup]
-    public void Setup() => _workload = Workloads.NetDsl(Case, 2);
-
-    [GlobalCleanup]
-    public void Cleanup() => _workload.Dispose();
-
-    [Benchmark]
-    public void Run() => _workload.Run();
+    protected override IWorkload Create() => Workloads.NetDsl(Case, 2);
 }
 
 /// <summary>The same scaling on LibTorch with the tuned malloc; 2 threads.</summary>
 [Config(typeof(Jobs.LibTorchTunedConfig))]
-public class ScalingLibTorch
+public class ScalingLibTorch : WorkloadBenchmark
 {
-    private IWorkload _workload = null!;
-
     [ParamsSource(typeof(Cases), nameof(Cases.Scaling))]
     public string Case { get; set; } = "";
 
-    [GlobalSetup]
-    public void Setup() => _workload = Workloads.LibTorch(Case, 2);
-
-    [GlobalCleanup]
-    public void Cleanup() => _workload.Dispose();
-
-    [Benchmark]
-    public void Run() => _workload.Run();
+    protected override IWorkload Create() => Workloads.LibTorch(Case, 2);
 }
 
 /// <summary>
