@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
@@ -77,33 +75,12 @@ public class ScalingLibTorch : WorkloadBenchmark
 }
 
 /// <summary>
-/// The machine's FP32 ceiling in the same run (tests/NetDsl.Benchmarks' FmaPeak512): 12 independent Vector512 FMA
-/// chains, 1,000,000 iterations a call, 384 MFLOP: GFLOP/s = 384 / (ms) for one thread (x 2 for two).
+/// The machine's FP32 ceiling in the same run: tests/NetDsl.Benchmarks' <c>PeakBenchmarks.FmaPeak512</c> (the file is
+/// compiled in), 384 MFLOP a call: GFLOP/s = 384 / (ms) for one thread (x 2 for two).
 /// </summary>
 [Config(typeof(Jobs.NetDslConfig))]
-public class Peak
+public class Peak : NetDsl.Benchmarks.PeakBenchmarks
 {
-    [Benchmark]
-    public float FmaPeak512() => Loop512(1_000_000);
-
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float Loop512(int n)
-    {
-        var a = Vector512.Create(1.0000001f);
-        var b = Vector512.Create(0.9999999f);
-        Vector512<float> c0 = b, c1 = b, c2 = b, c3 = b, c4 = b, c5 = b, c6 = b, c7 = b, c8 = b, c9 = b, c10 = b, c11 = b;
-        for (int i = 0; i < n; i++)
-        {
-            c0 = Vector512.FusedMultiplyAdd(a, c0, b); c1 = Vector512.FusedMultiplyAdd(a, c1, b);
-            c2 = Vector512.FusedMultiplyAdd(a, c2, b); c3 = Vector512.FusedMultiplyAdd(a, c3, b);
-            c4 = Vector512.FusedMultiplyAdd(a, c4, b); c5 = Vector512.FusedMultiplyAdd(a, c5, b);
-            c6 = Vector512.FusedMultiplyAdd(a, c6, b); c7 = Vector512.FusedMultiplyAdd(a, c7, b);
-            c8 = Vector512.FusedMultiplyAdd(a, c8, b); c9 = Vector512.FusedMultiplyAdd(a, c9, b);
-            c10 = Vector512.FusedMultiplyAdd(a, c10, b); c11 = Vector512.FusedMultiplyAdd(a, c11, b);
-        }
-
-        return (c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11).ToScalar();
-    }
 }
 
 /// <summary>The case names (see <see cref="NetDsl.TorchBenchmarks.Case"/>).</summary>
